@@ -1,0 +1,63 @@
+/**
+ * `npm start`: the whole system on one machine with no configuration. An embedded PostgreSQL
+ * (unless DATABASE_URL), the MockPaymentGateway (unless PAYMENT_GATEWAY_URL), the shop API and
+ * the email worker, each on its own port or connection as in production.
+ */
+import { startApi } from "../api/start-api.js";
+import type { Config } from "../config/config.js";
+import { provideDatabaseServer } from "../db/database.js";
+import { seedDemoCatalogue } from "../db/demo-catalogue.js";
+import { openShopDatabase } from "../db/shop-database.js";
+import { startGateway } from "../payment-gateway/start-gateway.js";
+import { startWorker } from "../worker/start-worker.js";
+import { type Running, runProcess } from "./process-lifecycle.js";
+
+await runProcess("shop-dev", async (config, logger) => {
+  const started: Running[] = [];
+  const stopAll = async () => {
+    for (const component of started.reverse()) await component.stop();
+  };
+  try {
+    const database = await provideDatabaseServer(config, logger);
+    started.push(database);
+    if (database.embedded) {
+      const orm = await openShopDatabase(database.databaseUrl, logger);
+      const seeded = await seedDemoCatalogue(orm);
+      if (seeded > 0) logger.info({ event: "db.seeded", products: seeded }, "seeded the demo catalogue");
+      await orm.close(true);
+    }
+    const gateway = config.paymentGatewayUrl === undefined ? await startGateway(config, logger) : undefined;
+    if (gateway) started.push(gateway);
+    const api = await startApi(config, database.databaseUrl, logger);
+    started.push(api);
+    started.push(await startWorker(database.databaseUrl, logger));
+    process.stdout.write(banner(config, api.port, gateway?.port));
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return { stop: stopAll };
+});
+
+function banner(config: Config, apiPort: number, gatewayPort: number | undefined): string {
+  const api = `127.0.0.1:${apiPort}`;
+  const gateway = gatewayPort === undefined ? config.paymentGatewayUrl : `127.0.0.1:${gatewayPort}`;
+  return `
+  Shop backend is running.
+
+    Shop API          ${api}  (gRPC, gRPC-Web and Connect; reflection and health enabled)
+    Payment gateway   ${gateway}
+    Database          ${config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}/postgres` : "DATABASE_URL"}
+
+  Try it:
+    grpcurl -plaintext ${api} list
+    grpcurl -plaintext -d '{"page_size": 5}' ${api} shop.v1.InventoryService/ListProducts
+    npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://${api}
+    npx buf curl --protocol grpc --http2-prior-knowledge http://${api}/grpc.health.v1.Health/Check
+    curl -s -H 'content-type: application/json' -d '{}' http://${api}/grpc.health.v1.Health/Check
+
+  Buf Studio: https://buf.build/studio with target http://${api}
+  Stop with Ctrl-C.
+
+`;
+}

@@ -1,0 +1,17 @@
+/** Applies pending migrations and exits: `npm run migrate`, or a deployment's migration job. */
+
+import { loadConfig } from "../config/config.js";
+import { provideDatabaseServer } from "../db/database.js";
+import { openShopDatabase } from "../db/shop-database.js";
+import { createLogger } from "../logging/logger.js";
+
+const config = loadConfig();
+const logger = createLogger({ level: config.logLevel, name: "migrate" });
+const database = await provideDatabaseServer(config, logger);
+try {
+  const orm = await openShopDatabase(database.databaseUrl, logger);
+  await orm.close(true);
+  logger.info({ event: "db.up_to_date" }, "database schema is up to date");
+} finally {
+  await database.stop();
+}

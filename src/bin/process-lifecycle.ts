@@ -1,0 +1,53 @@
+import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { createLogger, type Logger } from "../logging/logger.js";
+
+export interface Running {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs one deployable: validates the configuration, starts it, and on SIGTERM or SIGINT stops
+ * it gracefully and exits 0. A second signal exits at once; a failed start exits 1.
+ */
+export async function runProcess(
+  name: string,
+  start: (config: Config, logger: Logger) => Promise<Running>,
+): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${name}: ${error.message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger({ level: config.logLevel, name });
+
+  let running: Running;
+  try {
+    running = await start(config, logger);
+  } catch (error) {
+    logger.fatal({ event: "process.start_failed", err: error }, "failed to start");
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const onSignal = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ event: "process.forced_exit", signal }, "second signal: exiting now");
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ event: "process.stopping", signal }, "stopping");
+    try {
+      await running.stop();
+      logger.info({ event: "process.stopped" }, "stopped");
+      process.exit(0);
+    } catch (error) {
+      logger.fatal({ event: "process.stop_failed", err: error }, "failed to stop cleanly");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}

@@ -1,0 +1,51 @@
+import { Migrator } from "@mikro-orm/migrations";
+import { type MigrationsOptions, MikroORM, type Options } from "@mikro-orm/postgresql";
+import type { Logger } from "../logging/logger.js";
+
+export type Orm = Awaited<ReturnType<typeof openOrm>>;
+
+export interface OrmOptions {
+  databaseUrl: string;
+  entities: Options["entities"];
+  migrationsList: NonNullable<MigrationsOptions["migrationsList"]>;
+  /** Where the migrations' bookkeeping table lives; one per owner of a schema. */
+  migrationsTable: string;
+  logger: Logger;
+  poolSize?: number;
+}
+
+/**
+ * Connects to PostgreSQL and fails fast if it cannot. Schema changes come only from the
+ * listed migrations, never from schema synchronisation.
+ */
+export async function openOrm(options: OrmOptions) {
+  const orm = await MikroORM.init({
+    clientUrl: options.databaseUrl,
+    entities: options.entities,
+    extensions: [Migrator],
+    pool: { min: 0, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 },
+    ensureDatabase: false,
+    allowGlobalContext: false,
+    debug: false,
+    colors: false,
+    logger: (message) => options.logger.debug({ event: "orm.log" }, message),
+    migrations: {
+      tableName: options.migrationsTable,
+      migrationsList: options.migrationsList,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+  });
+  await orm.connect();
+  return orm;
+}
+
+/** Applies every pending migration in one transaction; safe to run from several processes. */
+export async function migrateToLatest(orm: Orm, logger: Logger): Promise<string[]> {
+  const applied = await orm.migrator.up();
+  const names = applied.map((migration) => migration.name);
+  if (names.length > 0) logger.info({ event: "db.migrated", migrations: names }, "applied migrations");
+  return names;
+}

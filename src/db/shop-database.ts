@@ -1,0 +1,22 @@
+import type { Logger } from "../logging/logger.js";
+import { shopEntities } from "./entities.js";
+import { shopMigrations } from "./migration-list.js";
+import { migrateToLatest, type Orm, openOrm } from "./orm.js";
+
+/** Opens the shop's database and brings its schema up to date: migrations run at start-up. */
+export async function openShopDatabase(databaseUrl: string, logger: Logger): Promise<Orm> {
+  const orm = await openOrm({
+    databaseUrl,
+    entities: shopEntities,
+    migrationsList: shopMigrations,
+    migrationsTable: "shop_migrations",
+    logger,
+  });
+  try {
+    await migrateToLatest(orm, logger);
+  } catch (error) {
+    await orm.close(true);
+    throw error;
+  }
+  return orm;
+}

@@ -1,0 +1,40 @@
+import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+
+/**
+ * A catalogue product and its stock. Stock columns are changed only by atomic conditional
+ * SQL updates (never read-modify-write); the database's check constraints back that up:
+ * 0 <= stock_reserved <= stock_on_hand.
+ */
+export const ProductSchema = defineEntity({
+  name: "Product",
+  tableName: "product",
+  properties: {
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => crypto.randomUUID()),
+    sku: p.string().length(64).unique(),
+    name: p.string().length(200),
+    description: p.text().default(""),
+    unitPriceMinor: p.bigint("number"),
+    currencyCode: p.character().length(3),
+    stockOnHand: p.integer().default(0),
+    stockReserved: p.integer().default(0),
+    /** Bumped on every write; the product's etag is derived from it. */
+    version: p.integer().default(1),
+    createdAt: p
+      .datetime()
+      .defaultRaw("now()")
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .defaultRaw("now()")
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});
+
+export class Product extends ProductSchema.class {}
+ProductSchema.setClass(Product);
+
+export type ProductRecord = InferEntity<typeof ProductSchema>;

@@ -1,0 +1,48 @@
+import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import type { Logger } from "../logging/logger.js";
+import { requestIdKey } from "./request-id.js";
+
+/**
+ * One `rpc.completed` line per call with its procedure, status code, duration and request id.
+ * A streaming call is logged when its stream ends, not when it starts.
+ */
+export function createAccessLogInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const startedAt = performance.now();
+    const log = (thrown?: unknown) => {
+      const code = thrown === undefined ? "ok" : Code[ConnectError.from(thrown).code];
+      const entry = {
+        event: "rpc.completed",
+        procedure: `${req.service.typeName}/${req.method.name}`,
+        code,
+        durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
+        requestId: req.contextValues.get(requestIdKey),
+      };
+      if (thrown === undefined) logger.info(entry, "rpc completed");
+      else logger.warn(entry, "rpc failed");
+    };
+
+    let res: Awaited<ReturnType<typeof next>>;
+    try {
+      res = await next(req);
+    } catch (thrown) {
+      log(thrown);
+      throw thrown;
+    }
+    if (!res.stream) {
+      log();
+      return res;
+    }
+    return { ...res, message: logWhenDone(res, log) } satisfies StreamResponse;
+  };
+}
+
+async function* logWhenDone(res: StreamResponse, log: (thrown?: unknown) => void) {
+  try {
+    yield* res.message;
+  } catch (thrown) {
+    log(thrown);
+    throw thrown;
+  }
+  log();
+}

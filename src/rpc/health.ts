@@ -1,0 +1,100 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  type Health,
+  type HealthCheckResponse,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "../../gen/health/v1/health_pb.js";
+
+export { ServingStatus };
+
+/** The server as a whole, by gRPC convention. */
+const OVERALL = "";
+
+/**
+ * Serving status per service, as `grpc.health.v1.Health` reports it. Watchers are told of
+ * every change; `close()` ends their streams so a shutting-down server is not held open.
+ */
+export interface HealthStatus {
+  set(status: ServingStatus): void;
+  get(service: string): ServingStatus | undefined;
+  /** Yields the current status, then each change, until `signal` aborts or `close()`. */
+  watch(service: string, signal: AbortSignal): AsyncIterable<ServingStatus>;
+  close(): void;
+  services(): string[];
+}
+
+export function createHealthStatus(serviceNames: readonly string[]): HealthStatus {
+  let current = ServingStatus.NOT_SERVING;
+  let closed = false;
+  const names = new Set([OVERALL, ...serviceNames]);
+  const listeners = new Set<() => void>();
+  const notify = () => {
+    for (const listener of listeners) listener();
+  };
+
+  const statusOf = (service: string) => (names.has(service) ? current : undefined);
+
+  return {
+    set(status) {
+      if (status === current) return;
+      current = status;
+      notify();
+    },
+    get: statusOf,
+    services: () => [...names],
+    close() {
+      closed = true;
+      notify();
+    },
+    async *watch(service, signal) {
+      let wake: () => void = () => {};
+      const changed = () => wake();
+      listeners.add(changed);
+      signal.addEventListener("abort", changed);
+      try {
+        let last: ServingStatus | undefined;
+        while (!closed && !signal.aborted) {
+          const status = statusOf(service) ?? ServingStatus.SERVICE_UNKNOWN;
+          const next = new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          if (status !== last) {
+            last = status;
+            yield status;
+          }
+          await next;
+        }
+      } finally {
+        listeners.delete(changed);
+        signal.removeEventListener("abort", changed);
+      }
+    },
+  };
+}
+
+export function createHealthService(health: HealthStatus): ServiceImpl<typeof Health> {
+  const response = (status: ServingStatus): HealthCheckResponse => create(HealthCheckResponseSchema, { status });
+  return {
+    check(req) {
+      const status = health.get(req.service);
+      if (status === undefined) {
+        throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
+      }
+      return response(status);
+    },
+    async *watch(req, context) {
+      for await (const status of health.watch(req.service, context.signal)) {
+        yield response(status);
+      }
+    },
+    list() {
+      const statuses: Record<string, HealthCheckResponse> = {};
+      for (const service of health.services()) {
+        statuses[service] = response(health.get(service) ?? ServingStatus.SERVICE_UNKNOWN);
+      }
+      return { statuses };
+    },
+  };
+}
