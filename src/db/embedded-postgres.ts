@@ -86,7 +86,7 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
       if (server.exitCode !== null || server.signalCode !== null) return;
       const exited = new Promise((resolve) => server.once("exit", resolve));
       server.kill("SIGINT"); // "fast" shutdown: our pools are closed by now
-      const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS).then(() => true)]);
+      const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS, true, { ref: false })]);
       if (timedOut) server.kill("SIGKILL");
       logger.info({ event: "embedded_postgres.stopped" }, "embedded PostgreSQL stopped");
     },

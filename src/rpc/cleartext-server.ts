@@ -49,13 +49,7 @@ export function createCleartextServer(handler: RequestHandler): CleartextServer 
   const listener = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    routeByPreface(socket, (isHttp2, head) => {
-      if (isHttp2) h2.emit("connection", replaying(socket, head));
-      else {
-        socket.unshift(head);
-        h1.emit("connection", socket);
-      }
-    });
+    routeByPreface(socket, (isHttp2, head) => (isHttp2 ? h2 : h1).emit("connection", replaying(socket, head)));
   });
 
   return {
@@ -100,9 +94,9 @@ function routeByPreface(socket: net.Socket, route: (isHttp2: boolean, head: Buff
 }
 
 /**
- * Node's HTTP/2 server reads a net.Socket's native handle directly, so bytes already read
+ * Node's HTTP servers read a net.Socket's native handle directly, so bytes already read
  * from it cannot be given back with unshift(). A plain Duplex in front of the socket makes
- * it read through JavaScript instead, starting with the bytes we consumed to sniff.
+ * them read through JavaScript instead, starting with the bytes we consumed to sniff.
  */
 function replaying(socket: net.Socket, head: Buffer): Duplex {
   const duplex = new Duplex({

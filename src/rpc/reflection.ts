@@ -1,12 +1,5 @@
 import { readFileSync } from "node:fs";
-import {
-  create,
-  createFileRegistry,
-  type DescFile,
-  type FileRegistry,
-  fromBinary,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { create, createFileRegistry, type DescFile, type FileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectRouter } from "@connectrpc/connect";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
