@@ -23,24 +23,11 @@ export async function runProcess(
   }
   const logger = createLogger({ level: config.logLevel, name });
 
-  let running: Running;
-  try {
-    running = await start(config, logger);
-  } catch (error) {
-    logger.fatal({ event: "process.start_failed", err: error }, "failed to start");
-    process.exit(1);
-  }
-
+  let running: Running | undefined;
   let stopping = false;
-  const onSignal = async (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ event: "process.forced_exit", signal }, "second signal: exiting now");
-      process.exit(130);
-    }
-    stopping = true;
-    logger.info({ event: "process.stopping", signal }, "stopping");
+  const stopAndExit = async () => {
     try {
-      await running.stop();
+      await running?.stop();
       logger.info({ event: "process.stopped" }, "stopped");
       process.exit(0);
     } catch (error) {
@@ -48,6 +35,24 @@ export async function runProcess(
       process.exit(1);
     }
   };
+  // Listening before start() returns: an orchestrator may stop us while we are starting.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ event: "process.forced_exit", signal }, "second signal: exiting now");
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ event: "process.stopping", signal }, "stopping");
+    if (running) void stopAndExit();
+  };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+
+  try {
+    running = await start(config, logger);
+  } catch (error) {
+    logger.fatal({ event: "process.start_failed", err: error }, "failed to start");
+    process.exit(1);
+  }
+  if (stopping) await stopAndExit();
 }

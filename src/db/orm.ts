@@ -1,5 +1,6 @@
 import { Migrator } from "@mikro-orm/migrations";
 import { type MigrationsOptions, MikroORM, type Options } from "@mikro-orm/postgresql";
+import pg from "pg";
 import type { Logger } from "../logging/logger.js";
 
 export type Orm = Awaited<ReturnType<typeof openOrm>>;
@@ -42,10 +43,23 @@ export async function openOrm(options: OrmOptions) {
   return orm;
 }
 
-/** Applies every pending migration in one transaction; safe to run from several processes. */
-export async function migrateToLatest(orm: Orm, logger: Logger): Promise<string[]> {
-  const applied = await orm.migrator.up();
-  const names = applied.map((migration) => migration.name);
-  if (names.length > 0) logger.info({ event: "db.migrated", migrations: names }, "applied migrations");
-  return names;
+/**
+ * Applies every pending migration in one transaction. Processes starting together (API
+ * replicas, a migration job) take turns under an advisory lock, held on a connection of its
+ * own so the migrator's transaction cannot release it early.
+ */
+export async function migrateToLatest(orm: Orm, databaseUrl: string, logger: Logger): Promise<string[]> {
+  const lock = new pg.Client({ connectionString: databaseUrl });
+  await lock.connect();
+  try {
+    await lock.query("select pg_advisory_lock(hashtext($1))", [MIGRATION_LOCK]);
+    const applied = await orm.migrator.up();
+    const names = applied.map((migration) => migration.name);
+    if (names.length > 0) logger.info({ event: "db.migrated", migrations: names }, "applied migrations");
+    return names;
+  } finally {
+    await lock.end(); // ending the session releases the lock
+  }
 }
+
+const MIGRATION_LOCK = "shop-migrations";

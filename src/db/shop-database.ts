@@ -13,7 +13,7 @@ export async function openShopDatabase(databaseUrl: string, logger: Logger): Pro
     logger,
   });
   try {
-    await migrateToLatest(orm, logger);
+    await migrateToLatest(orm, databaseUrl, logger);
   } catch (error) {
     await orm.close(true);
     throw error;

@@ -8,6 +8,10 @@ import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
 export const ProductSchema = defineEntity({
   name: "Product",
   tableName: "product",
+  checks: [
+    { name: "product_unit_price_minor_check", expression: "unit_price_minor >= 0" },
+    { name: "product_stock_check", expression: "stock_reserved >= 0 and stock_on_hand >= stock_reserved" },
+  ],
   properties: {
     id: p
       .uuid()

@@ -55,7 +55,7 @@ export function createHealthStatus(serviceNames: readonly string[]): HealthStatu
       signal.addEventListener("abort", changed);
       try {
         let last: ServingStatus | undefined;
-        while (!closed && !signal.aborted) {
+        while (!signal.aborted) {
           const status = statusOf(service) ?? ServingStatus.SERVICE_UNKNOWN;
           const next = new Promise<void>((resolve) => {
             wake = resolve;
@@ -64,6 +64,8 @@ export function createHealthStatus(serviceNames: readonly string[]): HealthStatu
             last = status;
             yield status;
           }
+          // Checked after yielding, so the final NOT_SERVING reaches watchers before the end.
+          if (closed) return;
           await next;
         }
       } finally {

@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/config.js";
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env, "/srv/shop");
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  it("runs on embedded defaults when nothing is set", () => {
+    expect(loadConfig({}, "/srv/shop")).toEqual({
+      nodeEnv: "development",
+      port: 50051,
+      paymentGatewayPort: 50052,
+      paymentGatewayUrl: undefined,
+      databaseUrl: undefined,
+      dataDir: "/srv/shop/.data",
+      smtpUrl: undefined,
+      mailFrom: "Shop <orders@shop.localhost>",
+      jwtSecret: undefined,
+      adminEmail: undefined,
+      adminPassword: undefined,
+      emailTemplatesDir: undefined,
+      logLevel: "info",
+      shutdownGraceMs: 10_000,
+    });
+  });
+
+  it("reads every variable", () => {
+    const config = loadConfig(
+      {
+        NODE_ENV: "production",
+        PORT: "8080",
+        PAYMENT_GATEWAY_PORT: "8081",
+        PAYMENT_GATEWAY_URL: "http://payments:8081",
+        DATABASE_URL: "postgres://shop:secret@db:5432/shop",
+        DATA_DIR: "/var/lib/shop",
+        SMTP_URL: "smtps://user:pass@smtp.example.com:465",
+        MAIL_FROM: "Orders <orders@example.com>",
+        JWT_SECRET: "a".repeat(48),
+        ADMIN_EMAIL: "admin@example.com",
+        ADMIN_PASSWORD: "long enough",
+        EMAIL_TEMPLATES_DIR: "templates/custom",
+        LOG_LEVEL: "debug",
+        SHUTDOWN_GRACE_MS: "30000",
+      },
+      "/srv/shop",
+    );
+    expect(config).toMatchObject({
+      nodeEnv: "production",
+      port: 8080,
+      paymentGatewayUrl: "http://payments:8081",
+      dataDir: "/var/lib/shop",
+      emailTemplatesDir: "/srv/shop/templates/custom",
+      logLevel: "debug",
+      shutdownGraceMs: 30_000,
+    });
+  });
+
+  it("names every offending variable at once, without echoing secrets", () => {
+    const problems = problemsOf({
+      PORT: "http",
+      PAYMENT_GATEWAY_PORT: "70000",
+      DATABASE_URL: "mysql://root:hunter2@db/shop",
+      SMTP_URL: "not a url",
+      LOG_LEVEL: "loud",
+      JWT_SECRET: "short",
+      ADMIN_EMAIL: "admin@example.com",
+    });
+    expect(problems).toEqual([
+      'PORT must be a whole number from 0 to 65535, got "http"',
+      'PAYMENT_GATEWAY_PORT must be a whole number from 0 to 65535, got "70000"',
+      'DATABASE_URL must use postgres: or postgresql:, got "mysql:"',
+      "SMTP_URL must be a URL (smtp: or smtps://...), got an unparseable value",
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      "JWT_SECRET must be at least 32 characters long",
+      "ADMIN_EMAIL and ADMIN_PASSWORD must be set together",
+    ]);
+    expect(problems.join("\n")).not.toContain("hunter2");
+  });
+
+  it("requires JWT_SECRET in production", () => {
+    expect(problemsOf({ NODE_ENV: "production" })).toEqual(["JWT_SECRET is required when NODE_ENV=production"]);
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(loadConfig({ PORT: "", DATABASE_URL: " " }, "/srv/shop")).toMatchObject({
+      port: 50051,
+      databaseUrl: undefined,
+    });
+  });
+});

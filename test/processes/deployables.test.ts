@@ -1,0 +1,45 @@
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { createScratchDatabase } from "../support/scratch-database.js";
+import { spawnDeployable } from "../support/spawn-deployable.js";
+
+describe("each deployable runs alone, as a container runs it", () => {
+  let database: { url: string; drop: () => Promise<void> };
+  beforeAll(async () => {
+    database = await createScratchDatabase("deployables");
+  });
+  afterAll(() => database.drop());
+
+  it.each([
+    ["api", { PORT: "0" }, "shop.v1.OrderService"],
+    ["payment-gateway", { PAYMENT_GATEWAY_PORT: "0" }, "payment.v1.MockPaymentGatewayService"],
+  ])("%s: serves, reports SERVING, and exits 0 on SIGTERM", async (entry, env, service) => {
+    const deployable = spawnDeployable(entry, { DATABASE_URL: database.url, ...env });
+    const listening = await deployable.waitForLog((line) => line.event === "server.listening");
+    const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${listening.port}` }));
+    expect((await health.check({ service })).status).toBe(ServingStatus.SERVING);
+
+    deployable.child.kill("SIGTERM");
+    expect(await deployable.exited).toBe(0);
+    expect(deployable.logs.map((line) => line.event)).toEqual(
+      expect.arrayContaining(["process.stopping", "server.stopped", "process.stopped"]),
+    );
+  });
+
+  it("worker: starts against the database and exits 0 on SIGTERM", async () => {
+    const worker = spawnDeployable("worker", { DATABASE_URL: database.url });
+    await worker.waitForLog((line) => line.event === "worker.started");
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toBe(0);
+  });
+
+  it("refuses to start on bad configuration, naming every offending variable", async () => {
+    const api = spawnDeployable("api", { PORT: "eighty", LOG_LEVEL: "chatty", NODE_ENV: "production" });
+    expect(await api.exited).toBe(1);
+    expect(api.stderr()).toContain('PORT must be a whole number from 0 to 65535, got "eighty"');
+    expect(api.stderr()).toContain("LOG_LEVEL must be one of");
+    expect(api.stderr()).toContain("JWT_SECRET is required when NODE_ENV=production");
+  });
+});

@@ -1,0 +1,63 @@
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+
+export interface Deployable {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Parsed JSON log lines so far. */
+  logs: Record<string, unknown>[];
+  stderr: () => string;
+  /** Resolves with the first log line matching, failing if the process exits first. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+/** Starts one of src/bin's entry points as its own process, as a container would run it. */
+export function spawnDeployable(entry: string, env: Record<string, string>): Deployable {
+  const child = spawn(process.execPath, ["--import", "tsx", `src/bin/${entry}.ts`], {
+    env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters: {
+    predicate: (line: Record<string, unknown>) => boolean;
+    resolve: (line: Record<string, unknown>) => void;
+  }[] = [];
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  createInterface({ input: child.stdout }).on("line", (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      return; // the banner and other prose
+    }
+    logs.push(line);
+    for (const waiter of [...waiters]) {
+      if (waiter.predicate(line)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  });
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  return {
+    child,
+    logs,
+    stderr: () => stderr,
+    exited,
+    waitForLog(predicate) {
+      const seen = logs.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return Promise.race([
+        new Promise<Record<string, unknown>>((resolve) => waiters.push({ predicate, resolve })),
+        exited.then((code) => {
+          throw new Error(`process exited with ${code} before the expected log line:\n${stderr}`);
+        }),
+      ]);
+    },
+  };
+}
