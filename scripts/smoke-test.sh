@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Its own process group, so the SIGTERM below reaches npm and node alike, as Ctrl-C would.
+# Its own process group, so nothing it starts can outlive the test.
 env -u DATABASE_URL DATA_DIR="$data_dir" PORT="$port" PAYMENT_GATEWAY_PORT="$gateway_port" \
   setsid npm start >"$log" 2>&1 &
 group=$!
@@ -40,7 +40,10 @@ for service in shop.v1.AuthService shop.v1.InventoryService shop.v1.OrderService
 done
 echo "smoke: reflection lists the shop services"
 
-kill -TERM "-$group"
+# SIGTERM to the server process, as a container runtime or process manager sends it;
+# npm start then exits with the server's own exit code.
+server=$(pgrep -g "$group" -f '^node .*src/bin/dev.ts' | head -n 1)
+kill -TERM "$server"
 status=0
 wait "$group" || status=$?
 if [ "$status" -ne 0 ]; then cat "$log"; echo "smoke: npm start exited with $status after SIGTERM" >&2; exit 1; fi

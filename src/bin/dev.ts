@@ -26,11 +26,14 @@ await runProcess("shop-dev", async (config, logger) => {
       if (seeded > 0) logger.info({ event: "db.seeded", products: seeded }, "seeded the demo catalogue");
       await orm.close(true);
     }
-    const gateway = config.paymentGatewayUrl === undefined ? await startGateway(config, logger) : undefined;
+    const gateway =
+      config.paymentGatewayUrl === undefined
+        ? await startGateway(config, logger.child({ component: "payment-gateway" }))
+        : undefined;
     if (gateway) started.push(gateway);
-    const api = await startApi(config, database.databaseUrl, logger);
+    const api = await startApi(config, database.databaseUrl, logger.child({ component: "api" }));
     started.push(api);
-    started.push(await startWorker(database.databaseUrl, logger));
+    started.push(await startWorker(database.databaseUrl, logger.child({ component: "worker" })));
     process.stdout.write(banner(config, api.port, gateway?.port));
   } catch (error) {
     await stopAll();
