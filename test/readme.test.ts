@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ListeningServer, startApiServer } from "./support/rpc-server.js";
+import { type ListeningApi, startApiServer } from "./support/rpc-server.js";
 
 const SNIPPET_FILE = new URL("./readme-client.generated.ts", import.meta.url);
 
@@ -15,13 +15,13 @@ function readmeClientSnippet(): string {
 }
 
 describe("the README's generated-client snippet", () => {
-  let api: ListeningServer;
+  let api: ListeningApi;
   beforeAll(async () => {
     api = await startApiServer();
   });
   afterAll(async () => {
     rmSync(SNIPPET_FILE, { force: true });
-    await api.server.stop();
+    await api.stop();
   });
 
   it("runs as written against a real server", async () => {
@@ -29,6 +29,7 @@ describe("the README's generated-client snippet", () => {
     writeFileSync(SNIPPET_FILE, snippet);
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", SNIPPET_FILE.pathname]);
     expect(stdout).toContain("status: 1");
-    expect(stdout).toMatch(/Unimplemented NOT_IMPLEMENTED [0-9a-f-]{36}/);
+    expect(stdout).toMatch(/^\[.*\]$/m);
+    expect(stdout).toMatch(/^NotFound NOT_FOUND [0-9a-f-]{36}$/m);
   });
 });

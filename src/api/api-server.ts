@@ -1,29 +1,51 @@
 import type { FileRegistry } from "@bufbuild/protobuf";
-import { AuthService } from "../../gen/shop/v1/auth_service_pb.js";
-import { InventoryService } from "../../gen/shop/v1/inventory_service_pb.js";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { Health } from "../../gen/health/v1/health_pb.js";
 import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
+import type { AccessTokens } from "../auth/access-tokens.js";
+import { createAccounts } from "../auth/accounts.js";
+import { authAccess, registerAuthService } from "../auth/auth-rpc.js";
+import { type Access, createAuthenticationInterceptor } from "../auth/authentication.js";
+import { createCatalogue } from "../inventory/catalogue.js";
+import { inventoryAccess, registerInventoryService } from "../inventory/inventory-rpc.js";
+import { createStock } from "../inventory/stock.js";
 import type { Logger } from "../logging/logger.js";
+import { REFLECTION_SERVICE_NAMES } from "../rpc/reflection.js";
 import { createRpcServer, type RpcServer } from "../rpc/rpc-server.js";
 import { registerUnimplemented } from "../rpc/unimplemented.js";
 
 export const SHOP_ERROR_DOMAIN = "shop.v1";
 
 export interface ApiServerDependencies {
+  em: EntityManager;
+  accessTokens: AccessTokens;
   descriptors: FileRegistry;
   logger: Logger;
   shutdownGraceMs: number;
 }
 
+/** Health and reflection answer anyone, as load balancers and tools expect. */
+const infrastructureAccess: [string, Access][] = [
+  ...["Check", "Watch", "List"].map((method): [string, Access] => [`${Health.typeName}/${method}`, "public"]),
+  ...REFLECTION_SERVICE_NAMES.map((service): [string, Access] => [`${service}/ServerReflectionInfo`, "public"]),
+];
+
 /** The shop's public API: AuthService, InventoryService and OrderService. Unstarted. */
 export function buildApiServer(deps: ApiServerDependencies): RpcServer {
+  const accounts = createAccounts({ em: deps.em, tokens: deps.accessTokens });
+  const catalogue = createCatalogue({ em: deps.em });
+  const stock = createStock({ em: deps.em });
+  const policy = new Map([...infrastructureAccess, ...authAccess, ...inventoryAccess]);
+
   return createRpcServer({
     errorDomain: SHOP_ERROR_DOMAIN,
     descriptors: deps.descriptors,
     logger: deps.logger,
     shutdownGraceMs: deps.shutdownGraceMs,
+    interceptors: [createAuthenticationInterceptor(accounts, policy)],
     routes(router) {
-      registerUnimplemented(router, AuthService, "accounts arrive with the accounts-and-inventory issue");
-      registerUnimplemented(router, InventoryService, "the catalogue arrives with the accounts-and-inventory issue");
+      registerAuthService(router, accounts);
+      registerInventoryService(router, catalogue, stock);
       registerUnimplemented(router, OrderService, "orders arrive with the orders-and-payment issue");
     },
   });

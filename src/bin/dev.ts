@@ -4,6 +4,7 @@
  * the email worker, each on its own port or connection as in production.
  */
 import { startApi } from "../api/start-api.js";
+import { devAdminCredentials } from "../auth/dev-admin.js";
 import type { Config } from "../config/config.js";
 import { provideDatabaseServer } from "../db/database.js";
 import { seedDemoCatalogue } from "../db/demo-catalogue.js";
@@ -20,6 +21,10 @@ await runProcess("shop-dev", async (config, logger) => {
   try {
     const database = await provideDatabaseServer(config, logger);
     started.push(database);
+    const admin =
+      config.adminEmail === undefined && database.embedded
+        ? devAdminCredentials(config.dataDir)
+        : { email: config.adminEmail, password: config.adminPassword };
     if (database.embedded) {
       const orm = await openShopDatabase(database.databaseUrl, logger);
       const seeded = await seedDemoCatalogue(orm);
@@ -31,10 +36,14 @@ await runProcess("shop-dev", async (config, logger) => {
         ? await startGateway(config, logger.child({ component: "payment-gateway" }))
         : undefined;
     if (gateway) started.push(gateway);
-    const api = await startApi(config, database.databaseUrl, logger.child({ component: "api" }));
+    const api = await startApi(
+      { ...config, adminEmail: admin.email, adminPassword: admin.password },
+      database.databaseUrl,
+      logger.child({ component: "api" }),
+    );
     started.push(api);
     started.push(await startWorker(database.databaseUrl, logger.child({ component: "worker" })));
-    process.stdout.write(banner(config, api.port, gateway?.port));
+    process.stdout.write(banner(config, api.port, gateway?.port, admin));
   } catch (error) {
     await stopAll();
     throw error;
@@ -42,8 +51,22 @@ await runProcess("shop-dev", async (config, logger) => {
   return { stop: stopAll };
 });
 
-function banner(config: Config, apiPort: number, gatewayPort: number | undefined): string {
+function banner(
+  config: Config,
+  apiPort: number,
+  gatewayPort: number | undefined,
+  admin: { email: string | undefined; password: string | undefined },
+): string {
   const api = `127.0.0.1:${apiPort}`;
+  const login = `{"email": "${admin.email}", "password": "${admin.password}"}`;
+  const adminLines =
+    admin.email === undefined
+      ? ""
+      : `
+  Admin account:      ${admin.email}${config.adminEmail === undefined ? `  password: ${admin.password}` : "  (from ADMIN_EMAIL)"}
+    TOKEN=$(grpcurl -plaintext -d '${config.adminEmail === undefined ? login : '{"email": "…", "password": "…"}'}' ${api} shop.v1.AuthService/Login | jq -r .accessToken)
+    grpcurl -plaintext -H "authorization: Bearer $TOKEN" ${api} shop.v1.AuthService/GetCurrentUser
+`;
   const gateway = gatewayPort === undefined ? config.paymentGatewayUrl : `127.0.0.1:${gatewayPort}`;
   return `
   Shop backend is running.
@@ -59,6 +82,7 @@ function banner(config: Config, apiPort: number, gatewayPort: number | undefined
     npx buf curl --protocol grpc --http2-prior-knowledge http://${api}/grpc.health.v1.Health/Check
     curl -s -H 'content-type: application/json' -d '{}' http://${api}/grpc.health.v1.Health/Check
 
+${adminLines}
   Buf Studio: https://buf.build/studio with target http://${api}
   Stop with Ctrl-C.
 

@@ -22,8 +22,11 @@ export async function seedDemoCatalogue(orm: Orm): Promise<number> {
     if (Number(count) > 0) return 0;
     for (const product of DEMO_PRODUCTS) {
       await tx.execute(
-        `insert into "product" ("id", "sku", "name", "description", "unit_price_minor", "currency_code", "stock_on_hand")
-         values (gen_random_uuid(), ?, ?, ?, ?, 'EUR', ?)`,
+        `with created as (
+           insert into "product" ("id", "sku", "name", "description", "unit_price_minor", "currency_code", "stock_on_hand")
+           values (gen_random_uuid(), ?, ?, ?, ?, 'EUR', ?) returning "id", "stock_on_hand")
+         insert into "stock_movement" ("id", "product_id", "delta", "reason", "stock_on_hand_after")
+         select gen_random_uuid(), "id", "stock_on_hand", 'initial stock', "stock_on_hand" from created`,
         [product.sku, product.name, product.description, product.unitPriceMinor, product.stock],
       );
     }

@@ -1,4 +1,6 @@
+import { LoginThrottle, User } from "../auth/user.entity.js";
 import { Product } from "../inventory/product.entity.js";
+import { StockMovement } from "../inventory/stock-movement.entity.js";
 
 /** Every entity of the shop's database; the payment gateway keeps its own. */
-export const shopEntities = [Product];
+export const shopEntities = [Product, StockMovement, User, LoginThrottle];

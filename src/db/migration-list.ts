@@ -1,7 +1,14 @@
 import { Migration20261125000000_products } from "./migrations/Migration20261125000000_products.js";
+import { Migration20261125010000_accounts_and_stock_ledger } from "./migrations/Migration20261125010000_accounts_and_stock_ledger.js";
 
 /**
  * The shop's migrations in the order they apply. Listed explicitly, not globbed, so the same
  * list works from TypeScript sources and from the compiled image.
  */
-export const shopMigrations = [{ name: "Migration20261125000000_products", class: Migration20261125000000_products }];
+export const shopMigrations = [
+  { name: "Migration20261125000000_products", class: Migration20261125000000_products },
+  {
+    name: "Migration20261125010000_accounts_and_stock_ledger",
+    class: Migration20261125010000_accounts_and_stock_ledger,
+  },
+];

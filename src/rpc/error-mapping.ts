@@ -1,8 +1,96 @@
 import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  PreconditionFailureSchema,
+  ResourceInfoSchema,
+  RetryInfoSchema,
+} from "../../gen/google/rpc/error_details_pb.js";
+import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "../auth/auth-errors.js";
+import { SkuTaken } from "../inventory/inventory-errors.js";
 import type { Logger } from "../logging/logger.js";
+import {
+  ConditionNotMet,
+  DomainError,
+  InvalidRequest,
+  PermissionDenied,
+  RequestIdReused,
+  ResourceNotFound,
+  StaleVersion,
+} from "../shared/domain-error.js";
 import { requestIdKey } from "./request-id.js";
+
+type OutgoingDetail = NonNullable<ConstructorParameters<typeof ConnectError>[3]>[number];
+type DomainErrorClass = abstract new (...args: never[]) => DomainError;
+
+interface StatusRule<E extends DomainError = DomainError> {
+  code: Code;
+  details?: (error: E) => OutgoingDetail[];
+}
+
+function rule<E extends DomainError>(
+  errorClass: abstract new (...args: never[]) => E,
+  status: StatusRule<E>,
+): [DomainErrorClass, StatusRule] {
+  return [errorClass, status as StatusRule];
+}
+
+/**
+ * THE table from domain failures to gRPC statuses and google.rpc details. The first class
+ * an error is an instance of decides. Every error also gets an ErrorInfo with its reason.
+ */
+export const STATUS_RULES: readonly [DomainErrorClass, StatusRule][] = [
+  rule(InvalidRequest, {
+    code: Code.InvalidArgument,
+    details: (error) => [
+      {
+        desc: BadRequestSchema,
+        value: create(BadRequestSchema, {
+          fieldViolations: error.violations.map(({ field, description, reason }) => ({ field, description, reason })),
+        }),
+      },
+    ],
+  }),
+  rule(RequestIdReused, { code: Code.InvalidArgument }),
+  rule(ResourceNotFound, {
+    code: Code.NotFound,
+    details: (error) => [
+      {
+        desc: ResourceInfoSchema,
+        value: create(ResourceInfoSchema, {
+          resourceType: error.resourceType,
+          resourceName: error.resourceName,
+          description: error.message,
+        }),
+      },
+    ],
+  }),
+  rule(EmailTaken, { code: Code.AlreadyExists }),
+  rule(SkuTaken, { code: Code.AlreadyExists }),
+  rule(InvalidCredentials, { code: Code.Unauthenticated }),
+  rule(NotAuthenticated, { code: Code.Unauthenticated }),
+  rule(PermissionDenied, { code: Code.PermissionDenied }),
+  rule(TooManyLoginAttempts, {
+    code: Code.ResourceExhausted,
+    details: (error) => [
+      { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(error.retryAfterMs) }) },
+    ],
+  }),
+  rule(StaleVersion, { code: Code.Aborted }),
+  rule(ConditionNotMet, {
+    code: Code.FailedPrecondition,
+    details: (error) => [
+      {
+        desc: PreconditionFailureSchema,
+        value: create(PreconditionFailureSchema, {
+          violations: error.violations.map((violation) => ({ ...violation })),
+        }),
+      },
+    ],
+  }),
+];
 
 /** The reason every error without a more specific one carries, derived from its code. */
 const REASON_BY_CODE: Readonly<Record<Code, string>> = {
@@ -33,7 +121,8 @@ export function createErrorMappingInterceptor(options: { domain: string; logger:
   return (next) => async (req) => {
     const map = (thrown: unknown): ConnectError => {
       const requestId = req.contextValues.get(requestIdKey);
-      if (!(thrown instanceof ConnectError)) {
+      const error = toConnectError(thrown, options.domain, requestId);
+      if (error.code === Code.Internal && !(thrown instanceof ConnectError)) {
         options.logger.error(
           {
             event: "rpc.unexpected_error",
@@ -44,7 +133,7 @@ export function createErrorMappingInterceptor(options: { domain: string; logger:
           "unexpected error",
         );
       }
-      return toConnectError(thrown, options.domain, requestId);
+      return error;
     };
     let res: Awaited<ReturnType<typeof next>>;
     try {
@@ -65,19 +154,19 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (thrown: unk
 }
 
 export function toConnectError(thrown: unknown, domain: string, requestId: string): ConnectError {
-  const error =
-    thrown instanceof ConnectError
-      ? thrown
-      : new ConnectError(`internal error; quote request id ${requestId} when reporting it`, Code.Internal);
+  const error = thrown instanceof ConnectError ? thrown : fromDomain(thrown, requestId);
   if (error.findDetails(ErrorInfoSchema).length === 0) {
-    error.details.push({
-      desc: ErrorInfoSchema,
-      value: create(ErrorInfoSchema, {
-        reason: REASON_BY_CODE[error.code],
-        domain,
-        metadata: { requestId },
-      }),
-    });
+    const reason = thrown instanceof DomainError ? thrown.reason : REASON_BY_CODE[error.code];
+    const metadata = thrown instanceof DomainError ? { ...thrown.metadata, requestId } : { requestId };
+    error.details.unshift({ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain, metadata }) });
   }
   return error;
+}
+
+function fromDomain(thrown: unknown, requestId: string): ConnectError {
+  if (thrown instanceof DomainError) {
+    const status = STATUS_RULES.find(([errorClass]) => thrown instanceof errorClass)?.[1];
+    if (status) return new ConnectError(thrown.message, status.code, undefined, status.details?.(thrown) ?? []);
+  }
+  return new ConnectError(`internal error; quote request id ${requestId} when reporting it`, Code.Internal);
 }

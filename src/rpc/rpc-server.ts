@@ -1,5 +1,5 @@
 import type { FileRegistry } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import type { Logger } from "../logging/logger.js";
@@ -17,6 +17,8 @@ const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 export interface RpcServerOptions {
   /** The application's services; health and reflection are added to every server. */
   routes: (router: ConnectRouter) => void;
+  /** Run inside error mapping, so what they throw is mapped too (authentication, for one). */
+  interceptors?: Interceptor[];
   /** ErrorInfo domain of this server's errors, e.g. "shop.v1". */
   errorDomain: string;
   descriptors: FileRegistry;
@@ -61,6 +63,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     interceptors: [
       createAccessLogInterceptor(logger),
       createErrorMappingInterceptor({ domain: options.errorDomain, logger }),
+      ...(options.interceptors ?? []),
     ],
     readMaxBytes: MAX_REQUEST_BYTES,
     shutdownSignal: shutdown.signal,

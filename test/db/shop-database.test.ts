@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { seedDemoCatalogue } from "../../src/db/demo-catalogue.js";
+import { shopMigrations } from "../../src/db/migration-list.js";
 import type { Orm } from "../../src/db/orm.js";
 import { openShopDatabase } from "../../src/db/shop-database.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
@@ -35,7 +36,7 @@ describe("the shop database", () => {
     const [{ count }] = await orm.em
       .fork()
       .execute<[{ count: string }]>("select count(*) as count from shop_migrations");
-    expect(Number(count)).toBe(1);
+    expect(Number(count)).toBe(shopMigrations.length);
   });
 
   it("seeds the demo catalogue once, into an empty catalogue only", async () => {

@@ -21,7 +21,7 @@ describe("error mapping", () => {
       } as never),
     );
   });
-  afterAll(() => server.server.stop());
+  afterAll(() => server.stop());
 
   const callers = {
     gRPC: () => createClient(InventoryService, createGrpcTransport({ baseUrl: server.baseUrl })),

@@ -10,15 +10,16 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "../../gen/health/v1/health_pb.js";
-import { AuthService } from "../../gen/shop/v1/auth_service_pb.js";
-import { type ListeningServer, startApiServer } from "../support/rpc-server.js";
+import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
+import { type ListeningApi, startApiServer } from "../support/rpc-server.js";
+import { createUser } from "../support/users.js";
 
 describe("the shop API on one port", () => {
-  let api: ListeningServer;
+  let api: ListeningApi;
   beforeAll(async () => {
     api = await startApiServer();
   });
-  afterAll(() => api.server.stop());
+  afterAll(() => api.stop());
 
   it("answers plain gRPC over cleartext HTTP/2 from @grpc/grpc-js", async () => {
     const client = new grpc.Client(`127.0.0.1:${api.port}`, grpc.credentials.createInsecure());
@@ -92,12 +93,13 @@ describe("the shop API on one port", () => {
   });
 
   it("answers RPCs that have not landed with UNIMPLEMENTED, naming what is missing, with ErrorInfo", async () => {
-    const auth = createClient(AuthService, createGrpcTransport({ baseUrl: api.baseUrl }));
-    const error = await auth
-      .register(
-        { email: "a@example.com", password: "correct horse", displayName: "A" },
+    const customer = await createUser(api);
+    const orders = createClient(OrderService, createGrpcTransport({ baseUrl: api.baseUrl }));
+    const error = await orders
+      .getOrder(
+        { id: "8d0c3c4e-8f5e-4a7e-9d59-6a3f0e2b9d11" },
         {
-          headers: { "x-request-id": "req-unimplemented" },
+          headers: { ...customer.auth.headers, "x-request-id": "req-unimplemented" },
         },
       )
       .then(
@@ -105,7 +107,7 @@ describe("the shop API on one port", () => {
         (thrown: unknown) => ConnectError.from(thrown),
       );
     expect(error?.code).toBe(Code.Unimplemented);
-    expect(error?.rawMessage).toContain("shop.v1.AuthService/Register is not implemented yet: accounts arrive");
+    expect(error?.rawMessage).toContain("shop.v1.OrderService/GetOrder is not implemented yet: orders arrive");
     const [info] = error?.findDetails(ErrorInfoSchema) ?? [];
     expect(info).toMatchObject({
       reason: "NOT_IMPLEMENTED",

@@ -5,7 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { type ListeningServer, startApiServer } from "../support/rpc-server.js";
+import { type ListeningApi, startApiServer } from "../support/rpc-server.js";
 
 type Request = v1.ServerReflectionRequest["messageRequest"];
 
@@ -13,11 +13,11 @@ describe.each([
   ["grpc.reflection.v1", v1.ServerReflection, v1.ServerReflectionRequestSchema],
   ["grpc.reflection.v1alpha", v1alpha.ServerReflection, v1alpha.ServerReflectionRequestSchema],
 ] as const)("server reflection (%s)", (_version, service, requestSchema) => {
-  let api: ListeningServer;
+  let api: ListeningApi;
   beforeAll(async () => {
     api = await startApiServer();
   });
-  afterAll(() => api.server.stop());
+  afterAll(() => api.stop());
 
   /** Sends the requests on one stream, as grpcurl does, and collects the answers. */
   async function ask(...requests: Request[]) {

@@ -1,5 +1,9 @@
 import type { ConnectRouter } from "@connectrpc/connect";
+import { inject } from "vitest";
 import { buildApiServer } from "../../src/api/api-server.js";
+import { type AccessTokens, createAccessTokens } from "../../src/auth/access-tokens.js";
+import type { Orm } from "../../src/db/orm.js";
+import { openShopDatabase } from "../../src/db/shop-database.js";
 import { loadDescriptorRegistry } from "../../src/rpc/reflection.js";
 import { createRpcServer, type RpcServer } from "../../src/rpc/rpc-server.js";
 import { testLogger } from "./silent-logger.js";
@@ -8,13 +12,26 @@ export interface ListeningServer {
   server: RpcServer;
   baseUrl: string;
   port: number;
+  /** Stops the server and closes what it opened. */
+  stop(): Promise<void>;
 }
+
+export interface ListeningApi extends ListeningServer {
+  orm: Orm;
+  accessTokens: AccessTokens;
+}
+
+export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-signing";
 
 const descriptors = loadDescriptorRegistry();
 
-/** The real shop API server, listening on a free port of 127.0.0.1. */
-export async function startApiServer(): Promise<ListeningServer> {
-  return listen(buildApiServer({ descriptors, logger: testLogger, shutdownGraceMs: 5_000 }));
+/** The real shop API on the run's database, listening on a free port of 127.0.0.1. */
+export async function startApiServer(): Promise<ListeningApi> {
+  const orm = await openShopDatabase(inject("databaseUrl"), testLogger);
+  const accessTokens = createAccessTokens(TEST_JWT_SECRET);
+  const server = buildApiServer({ em: orm.em, accessTokens, descriptors, logger: testLogger, shutdownGraceMs: 5_000 });
+  const listening = await listen(server, () => orm.close(true));
+  return { ...listening, orm, accessTokens };
 }
 
 /** Our server infrastructure around routes a test controls. */
@@ -33,7 +50,15 @@ export async function startServerWith(
   );
 }
 
-async function listen(server: RpcServer): Promise<ListeningServer> {
+async function listen(server: RpcServer, close: () => Promise<void> = async () => {}): Promise<ListeningServer> {
   const port = await server.start(0, "127.0.0.1");
-  return { server, port, baseUrl: `http://127.0.0.1:${port}` };
+  return {
+    server,
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    async stop() {
+      await server.stop();
+      await close();
+    },
+  };
 }

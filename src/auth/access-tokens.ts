@@ -1,0 +1,68 @@
+import jwt from "jsonwebtoken";
+import { NotAuthenticated } from "./auth-errors.js";
+import type { Role } from "./user.entity.js";
+
+const ALGORITHM = "HS256";
+const ISSUER = "order-backend";
+const AUDIENCE = "shop.v1";
+export const ACCESS_TOKEN_TTL_SECONDS = 60 * 60;
+
+export interface AccessTokenClaims {
+  userId: string;
+  role: Role;
+}
+
+export interface AccessTokens {
+  issue(claims: AccessTokenClaims): { token: string; expiresAt: Date };
+  /** Throws NotAuthenticated saying why the token is refused. */
+  verify(token: string): AccessTokenClaims;
+}
+
+/**
+ * Signed JWTs (HS256). Verification pins the algorithm, so `alg: none` and tokens signed with
+ * a public key as an HMAC secret are refused, and checks expiry, issuer and audience.
+ */
+export function createAccessTokens(secret: string, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): AccessTokens {
+  return {
+    issue({ userId, role }) {
+      const token = jwt.sign({ role }, secret, {
+        algorithm: ALGORITHM,
+        subject: userId,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        expiresIn: ttlSeconds,
+      });
+      const { exp } = jwt.decode(token) as { exp: number };
+      return { token, expiresAt: new Date(exp * 1000) };
+    },
+
+    verify(token) {
+      let payload: jwt.JwtPayload;
+      try {
+        payload = jwt.verify(token, secret, {
+          algorithms: [ALGORITHM],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          complete: false,
+        }) as jwt.JwtPayload;
+      } catch (error) {
+        throw new NotAuthenticated(problemOf(error));
+      }
+      const { sub, role } = payload;
+      if (typeof sub !== "string" || (role !== "customer" && role !== "admin")) {
+        throw new NotAuthenticated("TOKEN_INVALID");
+      }
+      return { userId: sub, role };
+    },
+  };
+}
+
+function problemOf(error: unknown) {
+  if (error instanceof jwt.TokenExpiredError) return "TOKEN_EXPIRED" as const;
+  if (error instanceof jwt.JsonWebTokenError) {
+    if (error.message === "invalid signature") return "TOKEN_INVALID_SIGNATURE" as const;
+    if (error.message === "jwt malformed" || error.message.startsWith("invalid token"))
+      return "TOKEN_MALFORMED" as const;
+  }
+  return "TOKEN_INVALID" as const;
+}

@@ -1,0 +1,175 @@
+import { UniqueConstraintViolationException } from "@mikro-orm/core";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { RequestValidator } from "../validation/request-validator.js";
+import type { AccessTokens } from "./access-tokens.js";
+import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "./auth-errors.js";
+import type { Caller } from "./caller.js";
+import {
+  decoyPasswordHash,
+  hashPassword,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  verifyPassword,
+} from "./passwords.js";
+import { type Role, User, type UserRecord } from "./user.entity.js";
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const EMAIL_MAX_LENGTH = 254;
+
+/** Failures within this window count towards a lockout; older ones are forgotten. */
+const FAILURE_WINDOW_SECONDS = 15 * 60;
+/** The fifth failure in a row locks the email for 30 s, then 60 s, 120 s, ... up to 15 min. */
+const FAILURES_BEFORE_LOCKOUT = 5;
+const FIRST_LOCKOUT_SECONDS = 30;
+const MAX_LOCKOUT_SECONDS = 15 * 60;
+
+export interface Session {
+  token: string;
+  expiresAt: Date;
+  user: UserRecord;
+}
+
+export interface Accounts {
+  register(input: { email: string; password: string; displayName: string }): Promise<UserRecord>;
+  login(input: { email: string; password: string }): Promise<Session>;
+  currentUser(caller: Caller): Promise<UserRecord>;
+  /** The caller as it is now: the token's user must still exist; its role is read afresh. */
+  authenticate(token: string): Promise<Caller>;
+  /** Creates the admin, or resets its password and role. For start-up configuration. */
+  ensureAdmin(input: { email: string; password: string; displayName?: string }): Promise<UserRecord>;
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }): Accounts {
+  const { tokens } = deps;
+  const em = () => deps.em.fork();
+
+  return {
+    async register(input) {
+      const check = new RequestValidator();
+      const email = check.text("email", input.email, {
+        min: 1,
+        max: EMAIL_MAX_LENGTH,
+        pattern: EMAIL,
+        patternHint: "an email address like name@example.com",
+      });
+      const displayName = check.text("display_name", input.displayName, { min: 1, max: 100 });
+      checkPassword(check, input.password, email);
+      check.throwIfInvalid();
+
+      const conn = em();
+      const user = conn.create(User, {
+        email,
+        emailNormalized: normalizeEmail(email),
+        displayName,
+        passwordHash: await hashPassword(input.password),
+        role: "customer" satisfies Role,
+      });
+      try {
+        await conn.persist(user).flush();
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException) throw new EmailTaken();
+        throw error;
+      }
+      return user;
+    },
+
+    async login(input) {
+      const check = new RequestValidator();
+      check.text("email", input.email, { min: 1, max: EMAIL_MAX_LENGTH });
+      if (input.password === "") check.violation("password", "is required", "REQUIRED");
+      else if (input.password.length > PASSWORD_MAX_LENGTH) {
+        check.violation("password", `must be at most ${PASSWORD_MAX_LENGTH} characters long`, "TOO_LONG");
+      }
+      check.throwIfInvalid();
+
+      const emailNormalized = normalizeEmail(input.email);
+      const conn = em();
+      const [lock] = await conn.execute<{ retry_after_ms: string }[]>(
+        `select ceil(extract(epoch from (locked_until - now())) * 1000) as retry_after_ms
+         from login_throttle where email_normalized = ? and locked_until > now()`,
+        [emailNormalized],
+      );
+      if (lock) throw new TooManyLoginAttempts(Number(lock.retry_after_ms));
+
+      const user = await conn.findOne(User, { emailNormalized });
+      // An unknown email costs a full password verification too: same answer, same time.
+      const matches = await verifyPassword(input.password, user?.passwordHash ?? (await decoyPasswordHash()));
+      if (!user || !matches) {
+        await recordFailure(conn, emailNormalized);
+        throw new InvalidCredentials();
+      }
+      await conn.execute("delete from login_throttle where email_normalized = ?", [emailNormalized]);
+      const { token, expiresAt } = tokens.issue({ userId: user.id, role: user.role });
+      return { token, expiresAt, user };
+    },
+
+    async currentUser(caller) {
+      const user = await em().findOne(User, { id: caller.userId });
+      if (!user) throw new NotAuthenticated("USER_UNKNOWN");
+      return user;
+    },
+
+    async authenticate(token) {
+      const claims = tokens.verify(token);
+      const [user] = await em().execute<{ role: Role }[]>("select role from app_user where id = ?", [claims.userId]);
+      if (!user) throw new NotAuthenticated("USER_UNKNOWN");
+      return { userId: claims.userId, role: user.role };
+    },
+
+    async ensureAdmin(input) {
+      const conn = em();
+      const emailNormalized = normalizeEmail(input.email);
+      const passwordHash = await hashPassword(input.password);
+      const existing = await conn.findOne(User, { emailNormalized });
+      if (existing) {
+        existing.passwordHash = passwordHash;
+        existing.role = "admin";
+        await conn.flush();
+        return existing;
+      }
+      const admin = conn.create(User, {
+        email: input.email.trim(),
+        emailNormalized,
+        displayName: input.displayName ?? "Administrator",
+        passwordHash,
+        role: "admin" satisfies Role,
+      });
+      await conn.persist(admin).flush();
+      return admin;
+    },
+  };
+}
+
+function checkPassword(check: RequestValidator, password: string, email: string): void {
+  if (password.length < PASSWORD_MIN_LENGTH) {
+    check.violation("password", `must be at least ${PASSWORD_MIN_LENGTH} characters long`, "TOO_SHORT");
+  } else if (password.length > PASSWORD_MAX_LENGTH) {
+    check.violation("password", `must be at most ${PASSWORD_MAX_LENGTH} characters long`, "TOO_LONG");
+  } else if (password.trim() === "") {
+    check.violation("password", "must not be only whitespace", "TOO_WEAK");
+  } else if (normalizeEmail(password) === normalizeEmail(email)) {
+    check.violation("password", "must not be the email address", "TOO_WEAK");
+  }
+}
+
+/** Counts a failure atomically, locking the email once there are too many in a row. */
+async function recordFailure(em: EntityManager, emailNormalized: string): Promise<void> {
+  const failures = `case when login_throttle.last_failure_at < now() - make_interval(secs => ${FAILURE_WINDOW_SECONDS})
+    then 1 else login_throttle.failures + 1 end`;
+  await em.execute(
+    `insert into login_throttle (email_normalized, failures, last_failure_at, locked_until)
+     values (?, 1, now(), null)
+     on conflict (email_normalized) do update set
+       failures = ${failures},
+       last_failure_at = now(),
+       locked_until = case when ${failures} >= ${FAILURES_BEFORE_LOCKOUT}
+         then now() + make_interval(secs => least(${MAX_LOCKOUT_SECONDS},
+           ${FIRST_LOCKOUT_SECONDS} * power(2, ${failures} - ${FAILURES_BEFORE_LOCKOUT})))
+         else null end`,
+    [emailNormalized],
+  );
+}

@@ -1,0 +1,120 @@
+import { UniqueConstraintViolationException } from "@mikro-orm/core";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { RequestIdReused, ResourceNotFound } from "../shared/domain-error.js";
+import { RequestValidator } from "../validation/request-validator.js";
+import { MAX_STOCK_CHANGE, PRODUCT_RESOURCE } from "./catalogue.js";
+import { StockAdjustmentRefused } from "./inventory-errors.js";
+import type { ProductRecord } from "./product.entity.js";
+import { PRODUCT_COLUMNS, type ProductRow, productFromRow } from "./product-rows.js";
+
+/** Stock on hand above this is refused, far from the int4 column's limit. */
+const MAX_STOCK_ON_HAND = 1_000_000_000;
+
+export interface StockMovement {
+  id: string;
+  productId: string;
+  delta: number;
+  reason: string;
+  stockOnHandAfter: number;
+  createdAt: Date;
+}
+
+export interface StockAdjustment {
+  productId: string;
+  delta: number;
+  reason: string;
+  /** Optional idempotency key; empty when the caller sent none. */
+  requestId: string;
+}
+
+export interface Stock {
+  adjustStock(input: StockAdjustment): Promise<{ product: ProductRecord; movement: StockMovement }>;
+}
+
+interface MovementRow {
+  id: string;
+  product_id: string;
+  delta: number;
+  reason: string;
+  stock_on_hand_after: number;
+  created_at: string | Date;
+}
+
+const MOVEMENT_COLUMNS = `"id", "product_id", "delta", "reason", "stock_on_hand_after", "created_at"`;
+
+export function createStock(deps: { em: EntityManager }): Stock {
+  const em = () => deps.em.fork();
+
+  async function currentProduct(id: string): Promise<ProductRecord | undefined> {
+    const [row] = await em().execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from "product" where "id" = ?`, [id]);
+    return row && productFromRow(row);
+  }
+
+  return {
+    async adjustStock(input) {
+      const check = new RequestValidator();
+      const productId = check.uuid("product_id", input.productId);
+      const delta = check.integer("delta", input.delta, {
+        min: -MAX_STOCK_CHANGE,
+        max: MAX_STOCK_CHANGE,
+        notZero: true,
+      });
+      const reason = check.text("reason", input.reason, { min: 1, max: 200 });
+      const requestId = check.text("request_id", input.requestId, { max: 64 });
+      check.throwIfInvalid();
+
+      try {
+        // One atomic conditional update: concurrent adjustments queue on the row lock and
+        // each sees the previous one's result, so none is lost and the bounds always hold.
+        return await em().transactional(async (tx) => {
+          const [row] = await tx.execute<ProductRow[]>(
+            `update "product" set "stock_on_hand" = "stock_on_hand" + ?, "version" = "version" + 1, "updated_at" = now()
+             where "id" = ? and "stock_on_hand" + ? >= "stock_reserved" and "stock_on_hand" + ? <= ?
+             returning ${PRODUCT_COLUMNS}`,
+            [delta, productId, delta, delta, MAX_STOCK_ON_HAND],
+          );
+          if (!row) {
+            const product = await currentProduct(productId);
+            if (!product) throw new ResourceNotFound(PRODUCT_RESOURCE, productId);
+            throw new StockAdjustmentRefused(
+              productId,
+              delta,
+              product.stockOnHand,
+              product.stockReserved,
+              MAX_STOCK_ON_HAND,
+            );
+          }
+          const product = productFromRow(row);
+          const [movement] = await tx.execute<MovementRow[]>(
+            `insert into "stock_movement" ("id", "product_id", "delta", "reason", "stock_on_hand_after", "request_id")
+             values (gen_random_uuid(), ?, ?, ?, ?, ?) returning ${MOVEMENT_COLUMNS}`,
+            [productId, delta, reason, product.stockOnHand, requestId === "" ? null : requestId],
+          );
+          return { product, movement: movementFromRow(movement as MovementRow) };
+        });
+      } catch (error) {
+        // A retry of an adjustment already applied: its transaction rolled back; answer the first.
+        if (!(error instanceof UniqueConstraintViolationException)) throw error;
+        const [first] = await em().execute<MovementRow[]>(
+          `select ${MOVEMENT_COLUMNS} from "stock_movement" where "product_id" = ? and "request_id" = ?`,
+          [productId, requestId],
+        );
+        const product = await currentProduct(productId);
+        if (!first || !product) throw error;
+        if (first.delta !== delta || first.reason !== reason) throw new RequestIdReused(requestId);
+        return { product, movement: movementFromRow(first) };
+      }
+    },
+  };
+}
+
+function movementFromRow(row: MovementRow): StockMovement {
+  return {
+    id: row.id,
+    productId: row.product_id,
+    delta: row.delta,
+    reason: row.reason,
+    stockOnHandAfter: row.stock_on_hand_after,
+    createdAt: new Date(row.created_at),
+  };
+}
