@@ -45,8 +45,9 @@ const MOVEMENT_COLUMNS = `"id", "product_id", "delta", "reason", "stock_on_hand_
 export function createStock(deps: { em: EntityManager }): Stock {
   const em = () => deps.em.fork();
 
-  async function currentProduct(id: string): Promise<ProductRecord | undefined> {
-    const [row] = await em().execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from "product" where "id" = ?`, [id]);
+  /** Reads through `conn`: inside a transaction, a second pool connection could deadlock the pool. */
+  async function currentProduct(conn: EntityManager, id: string): Promise<ProductRecord | undefined> {
+    const [row] = await conn.execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from "product" where "id" = ?`, [id]);
     return row && productFromRow(row);
   }
 
@@ -74,7 +75,7 @@ export function createStock(deps: { em: EntityManager }): Stock {
             [delta, productId, delta, delta, MAX_STOCK_ON_HAND],
           );
           if (!row) {
-            const product = await currentProduct(productId);
+            const product = await currentProduct(tx, productId);
             if (!product) throw new ResourceNotFound(PRODUCT_RESOURCE, productId);
             throw new StockAdjustmentRefused(
               productId,
@@ -95,11 +96,12 @@ export function createStock(deps: { em: EntityManager }): Stock {
       } catch (error) {
         // A retry of an adjustment already applied: its transaction rolled back; answer the first.
         if (!(error instanceof UniqueConstraintViolationException)) throw error;
-        const [first] = await em().execute<MovementRow[]>(
+        const conn = em();
+        const [first] = await conn.execute<MovementRow[]>(
           `select ${MOVEMENT_COLUMNS} from "stock_movement" where "product_id" = ? and "request_id" = ?`,
           [productId, requestId],
         );
-        const product = await currentProduct(productId);
+        const product = await currentProduct(conn, productId);
         if (!first || !product) throw error;
         if (first.delta !== delta || first.reason !== reason) throw new RequestIdReused(requestId);
         return { product, movement: movementFromRow(first) };

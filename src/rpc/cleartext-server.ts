@@ -10,13 +10,17 @@ type RequestHandler = (
 
 /** Every HTTP/2 connection without TLS starts with these bytes (RFC 9113, section 3.4). */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** A connection that says nothing for this long is dropped before it ties up a descriptor. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
+/** Per HTTP/2 connection; more concurrent calls queue in the client. */
+const MAX_CONCURRENT_STREAMS = 100;
 
 export interface CleartextServer {
   listen(port: number, host?: string): Promise<number>;
   /**
-   * Stops accepting connections, asks HTTP/2 clients to open no new streams (GOAWAY) and
-   * closes idle HTTP/1.1 connections, then waits up to graceMs for in-flight requests before
-   * destroying what is left.
+   * Stops accepting connections, asks HTTP/2 clients to open no new streams (GOAWAY), closes
+   * HTTP/1.1 connections as soon as they have no request in flight, then waits up to graceMs
+   * for in-flight requests before destroying what is left.
    */
   close(graceMs: number): Promise<void>;
 }
@@ -25,31 +29,64 @@ export interface CleartextServer {
  * One port for cleartext HTTP/2 (gRPC clients use it with prior knowledge) and HTTP/1.1
  * (browsers, curl, Connect and gRPC-Web). Both start with bytes the client sends first, so
  * each connection is routed by whether it opens with the HTTP/2 preface.
+ *
+ * The HTTP servers never listen themselves, so Node's own connection tracking (idle
+ * connections, keep-alive) does not apply: this module tracks connections instead.
  */
 export function createCleartextServer(handler: RequestHandler): CleartextServer {
-  const h2 = http2.createServer({}, handler);
-  const h1 = http.createServer(handler);
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS } });
+  const h1 = http.createServer();
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
+  /** Connections whose protocol is not known yet. */
+  const unrouted = new Set<net.Socket>();
+  /** HTTP/1.1 connections and how many requests each has unanswered. */
+  const h1Busy = new Map<Duplex, number>();
   let closing = false;
 
-  // While closing, an HTTP/1.1 connection is closed as soon as its request is answered.
-  h1.on("request", (_req, res) => {
-    if (closing) res.setHeader("connection", "close");
-    res.once("finish", () => {
-      if (closing) setImmediate(() => h1.closeIdleConnections());
+  // Registered before the handler, so it runs before any response can be sent (a CORS
+  // preflight is answered synchronously).
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const conn = req.socket as unknown as Duplex;
+    h1Busy.set(conn, (h1Busy.get(conn) ?? 0) + 1);
+    if (closing) res.shouldKeepAlive = false;
+    res.once("close", () => {
+      const left = (h1Busy.get(conn) ?? 1) - 1;
+      h1Busy.set(conn, left);
+      if (closing && left === 0) conn.destroy();
     });
   });
+  h1.on("request", handler);
+  h2.on("request", handler);
 
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    if (closing) session.close();
   });
 
-  const listener = net.createServer((socket) => {
+  const listener = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    routeByPreface(socket, (isHttp2, head) => (isHttp2 ? h2 : h1).emit("connection", replaying(socket, head)));
+    unrouted.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      unrouted.delete(socket);
+    });
+    // A reset (ECONNRESET from a port scanner or a load balancer's TCP probe) must never
+    // become an unhandled error that ends the process.
+    socket.on("error", () => socket.destroy());
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    if (closing) return void socket.destroy();
+    routeByPreface(socket, (isHttp2, head) => {
+      unrouted.delete(socket);
+      socket.setTimeout(0);
+      const duplex = replaying(socket, head);
+      if (!isHttp2) {
+        h1Busy.set(duplex, 0);
+        duplex.once("close", () => h1Busy.delete(duplex));
+      }
+      (isHttp2 ? h2 : h1).emit("connection", duplex);
+    });
   });
 
   return {
@@ -62,13 +99,12 @@ export function createCleartextServer(handler: RequestHandler): CleartextServer 
         });
       });
     },
-
     async close(graceMs) {
       closing = true;
-      // Resolves once every connection has ended, not just when listening stops.
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      for (const socket of unrouted) socket.destroy();
       for (const session of sessions) session.close();
-      h1.closeIdleConnections();
+      for (const [conn, busy] of h1Busy) if (busy === 0) conn.destroy();
       const deadline = setTimeout(() => {
         for (const session of sessions) session.destroy();
         for (const socket of sockets) socket.destroy();
@@ -114,12 +150,28 @@ function replaying(socket: net.Socket, head: Buffer): Duplex {
       callback(error);
     },
   });
+  // What Node's HTTP servers read from a real socket: the peer, and timeouts (keepAliveTimeout).
+  Object.assign(duplex, {
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
+    remoteFamily: socket.remoteFamily,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+    setTimeout(ms: number, cb?: () => void) {
+      socket.setTimeout(ms);
+      if (cb) duplex.once("timeout", cb);
+      return duplex;
+    },
+    setNoDelay: (v?: boolean) => socket.setNoDelay(v),
+    setKeepAlive: (e?: boolean, d?: number) => socket.setKeepAlive(e, d),
+  });
+  socket.on("timeout", () => duplex.emit("timeout"));
   duplex.push(head);
   socket.on("data", (chunk) => {
     if (!duplex.push(chunk)) socket.pause();
   });
   socket.once("end", () => duplex.push(null));
   socket.once("close", () => duplex.destroy());
-  socket.once("error", (error) => duplex.destroy(error));
+  socket.on("error", (error) => duplex.destroy(error));
   return duplex;
 }
