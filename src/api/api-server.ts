@@ -39,6 +39,7 @@ export function buildApiServer(deps: ApiServerDependencies): RpcServer {
 
   return createRpcServer({
     errorDomain: SHOP_ERROR_DOMAIN,
+    cors: true,
     descriptors: deps.descriptors,
     logger: deps.logger,
     shutdownGraceMs: deps.shutdownGraceMs,

@@ -15,8 +15,13 @@ import { type Running, runProcess } from "./process-lifecycle.js";
 
 await runProcess("shop-dev", async (config, logger) => {
   const started: Running[] = [];
+  /** Stops in reverse order of start; one failing to stop does not keep the others running. */
   const stopAll = async () => {
-    for (const component of started.reverse()) await component.stop();
+    const failures: unknown[] = [];
+    for (const component of [...started].reverse()) {
+      await component.stop().catch((error: unknown) => failures.push(error));
+    }
+    if (failures.length > 0) throw new AggregateError(failures, "some components failed to stop");
   };
   try {
     const database = await provideDatabaseServer(config, logger);

@@ -76,7 +76,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {
     problems.push("ADMIN_PASSWORD must be at least 8 characters long");
   }
-  if (config.port === config.paymentGatewayPort && config.paymentGatewayUrl === undefined) {
+  if (nodeEnv === "production") {
+    // Embedded defaults keep data on the container's disk and mail in a sink: not for production.
+    if (config.databaseUrl === undefined) problems.push("DATABASE_URL is required when NODE_ENV=production");
+    if (config.smtpUrl === undefined) problems.push("SMTP_URL is required when NODE_ENV=production");
+  }
+  if (config.port !== 0 && config.port === config.paymentGatewayPort && config.paymentGatewayUrl === undefined) {
     problems.push(`PORT and PAYMENT_GATEWAY_PORT must differ (both are ${config.port})`);
   }
 

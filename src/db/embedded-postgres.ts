@@ -52,9 +52,9 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
     writeFileSync(passwordFile, password, { mode: 0o600 });
     initialise(binaries, pgdata, passwordFile, owner);
     logger.info({ event: "embedded_postgres.initialised", dir: pgdata }, "initialised embedded PostgreSQL");
-  } else {
-    await reapOrphanedServer(pgdata, logger);
   }
+  const releaseOwnership = claimOwnership(dir);
+  if (!firstStart) await reapOrphanedServer(pgdata, logger);
   const password = readFileSync(passwordFile, "utf8").trim();
 
   const port = await freePort();
@@ -64,7 +64,10 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
     { detached: true, stdio: ["ignore", "ignore", "pipe"], ...(owner && { uid: owner.uid, gid: owner.gid }) },
   );
   const serverLog = captureTail(server);
-  const killOnExit = () => server.kill("SIGINT");
+  const killOnExit = () => {
+    server.kill("SIGINT");
+    releaseOwnership();
+  };
   process.once("exit", killOnExit);
 
   const urlFor = (database: string) =>
@@ -74,6 +77,8 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
     await createDatabase(urlFor("postgres"), DATABASE);
   } catch (error) {
     server.kill("SIGKILL");
+    process.off("exit", killOnExit);
+    releaseOwnership();
     throw error;
   }
   logger.info({ event: "embedded_postgres.started", port, dir: pgdata }, "embedded PostgreSQL started");
@@ -83,11 +88,16 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
     urlFor,
     async stop() {
       process.off("exit", killOnExit);
-      if (server.exitCode !== null || server.signalCode !== null) return;
-      const exited = new Promise((resolve) => server.once("exit", resolve));
-      server.kill("SIGINT"); // "fast" shutdown: our pools are closed by now
-      const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS, true, { ref: false })]);
-      if (timedOut) server.kill("SIGKILL");
+      if (server.exitCode === null && server.signalCode === null) {
+        const exited = new Promise((resolve) => server.once("exit", resolve));
+        server.kill("SIGINT"); // "fast" shutdown: our pools are closed by now
+        const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS, true, { ref: false })]);
+        if (timedOut) {
+          server.kill("SIGKILL");
+          await exited;
+        }
+      }
+      releaseOwnership();
       logger.info({ event: "embedded_postgres.stopped" }, "embedded PostgreSQL stopped");
     },
   };
@@ -150,8 +160,49 @@ function initialise(
 }
 
 /**
+ * One process at a time runs a data directory's server: a second `npm start`, or
+ * `npm run migrate` next to it, must not stop the first one's database. An owner whose
+ * process is gone (killed) leaves its claim behind, which the next start takes over.
+ * Returns the release function.
+ */
+function claimOwnership(dir: string): () => void {
+  const ownerFile = join(dir, "owner.pid");
+  const claim = () => writeFileSync(ownerFile, String(process.pid), { flag: "wx", mode: 0o600 });
+  try {
+    claim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const owner = Number(readFileSync(ownerFile, "utf8").trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      throw new Error(
+        `the embedded PostgreSQL in ${dir} is in use by process ${owner}; stop that process, ` +
+          "or set DATABASE_URL to share one PostgreSQL server between processes",
+      );
+    }
+    rmSync(ownerFile, { force: true });
+    claim();
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    rmSync(ownerFile, { force: true });
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
  * A process killed with SIGKILL leaves its server running (it has its own process group)
- * and its postmaster.pid behind. Stop such an orphan if it serves this very directory.
+ * and its postmaster.pid behind. We own the directory now, so such a server is an orphan:
+ * stop it if it serves this very directory.
  */
 async function reapOrphanedServer(pgdata: string, logger: Logger): Promise<void> {
   const pidFile = join(pgdata, "postmaster.pid");
@@ -165,7 +216,7 @@ async function reapOrphanedServer(pgdata: string, logger: Logger): Promise<void>
       return undefined; // not running: PostgreSQL replaces a stale pid file itself
     }
   })();
-  if (commandLine === undefined || !commandLine.includes(pgdata)) return;
+  if (commandLine === undefined || !commandLine.split("\0").includes(pgdata)) return;
   logger.warn({ event: "embedded_postgres.orphan_stopped", pid }, "stopping a server left running by a crash");
   process.kill(pid, "SIGINT");
   for (let waited = 0; waited < STOP_TIMEOUT_MS; waited += 100) {
@@ -201,7 +252,7 @@ async function waitUntilAccepting(url: string, server: ChildProcess, serverLog: 
     if (server.exitCode !== null || server.signalCode !== null) {
       throw new Error(`embedded PostgreSQL exited during start-up:\n${serverLog()}`);
     }
-    const client = new pg.Client({ connectionString: url });
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
     try {
       await client.connect();
       await client.end();

@@ -50,6 +50,9 @@ export async function openOrm(options: OrmOptions) {
  */
 export async function migrateToLatest(orm: Orm, databaseUrl: string, logger: Logger): Promise<string[]> {
   const lock = new pg.Client({ connectionString: databaseUrl });
+  // An idle client whose connection drops emits "error"; unheard, that would end the process.
+  // Losing the lock connection mid-migration is harmless: the migration is one transaction.
+  lock.on("error", (error) => logger.warn({ event: "db.migration_lock_lost", err: error }, "migration lock lost"));
   await lock.connect();
   try {
     await lock.query("select pg_advisory_lock(hashtext($1))", [MIGRATION_LOCK]);

@@ -16,6 +16,8 @@ export interface GatewayServerDependencies {
 export function buildGatewayServer(deps: GatewayServerDependencies): RpcServer {
   return createRpcServer({
     errorDomain: PAYMENT_ERROR_DOMAIN,
+    // Internal and unauthenticated: no web page may call it.
+    cors: false,
     descriptors: deps.descriptors,
     logger: deps.logger,
     shutdownGraceMs: deps.shutdownGraceMs,

@@ -10,7 +10,8 @@ export function createAccessLogInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const startedAt = performance.now();
     const log = (thrown?: unknown) => {
-      const code = thrown === undefined ? "ok" : Code[ConnectError.from(thrown).code];
+      const failure = req.signal.aborted ? req.signal.reason : thrown;
+      const code = failure === undefined ? "ok" : Code[ConnectError.from(failure, Code.Canceled).code];
       const entry = {
         event: "rpc.completed",
         procedure: `${req.service.typeName}/${req.method.name}`,
@@ -18,7 +19,7 @@ export function createAccessLogInterceptor(logger: Logger): Interceptor {
         durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
         requestId: req.contextValues.get(requestIdKey),
       };
-      if (thrown === undefined) logger.info(entry, "rpc completed");
+      if (failure === undefined) logger.info(entry, "rpc completed");
       else logger.warn(entry, "rpc failed");
     };
 
@@ -37,12 +38,15 @@ export function createAccessLogInterceptor(logger: Logger): Interceptor {
   };
 }
 
+/** Logs once the stream ends: completed, failed, or abandoned by its consumer. */
 async function* logWhenDone(res: StreamResponse, log: (thrown?: unknown) => void) {
+  let failure: unknown;
   try {
     yield* res.message;
   } catch (thrown) {
-    log(thrown);
+    failure = thrown;
     throw thrown;
+  } finally {
+    log(failure);
   }
-  log();
 }

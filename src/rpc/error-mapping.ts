@@ -121,8 +121,11 @@ export function createErrorMappingInterceptor(options: { domain: string; logger:
   return (next) => async (req) => {
     const map = (thrown: unknown): ConnectError => {
       const requestId = req.contextValues.get(requestIdKey);
-      const error = toConnectError(thrown, options.domain, requestId);
-      if (error.code === Code.Internal && !(thrown instanceof ConnectError)) {
+      // A call the client cancelled, or that shutdown or its deadline cut off, failed for
+      // that reason, whatever the interrupted code threw.
+      const cause = req.signal.aborted ? ConnectError.from(req.signal.reason, Code.Canceled) : thrown;
+      const error = toConnectError(cause, options.domain, requestId);
+      if (error.code === Code.Internal && !(cause instanceof ConnectError)) {
         options.logger.error(
           {
             event: "rpc.unexpected_error",
@@ -154,13 +157,21 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (thrown: unk
 }
 
 export function toConnectError(thrown: unknown, domain: string, requestId: string): ConnectError {
-  const error = thrown instanceof ConnectError ? thrown : fromDomain(thrown, requestId);
+  // A copy: a ConnectError may be shared (a constant, or one from another service's client),
+  // and must not keep this call's details.
+  const error = thrown instanceof ConnectError ? copyOf(thrown) : fromDomain(thrown, requestId);
   if (error.findDetails(ErrorInfoSchema).length === 0) {
     const reason = thrown instanceof DomainError ? thrown.reason : REASON_BY_CODE[error.code];
     const metadata = thrown instanceof DomainError ? { ...thrown.metadata, requestId } : { requestId };
     error.details.unshift({ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain, metadata }) });
   }
   return error;
+}
+
+function copyOf(error: ConnectError): ConnectError {
+  const copy = new ConnectError(error.rawMessage, error.code, error.metadata, [], error.cause);
+  copy.details.push(...error.details);
+  return copy;
 }
 
 function fromDomain(thrown: unknown, requestId: string): ConnectError {

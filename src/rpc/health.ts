@@ -56,15 +56,17 @@ export function createHealthStatus(serviceNames: readonly string[]): HealthStatu
       try {
         let last: ServingStatus | undefined;
         while (!signal.aborted) {
-          const status = statusOf(service) ?? ServingStatus.SERVICE_UNKNOWN;
+          // Armed before reading the status, so a change in between is not missed.
           const next = new Promise<void>((resolve) => {
             wake = resolve;
           });
+          const status = statusOf(service) ?? ServingStatus.SERVICE_UNKNOWN;
           if (status !== last) {
             last = status;
             yield status;
+            continue; // the status may have changed while the consumer was busy
           }
-          // Checked after yielding, so the final NOT_SERVING reaches watchers before the end.
+          // Only once the latest status went out, so the final NOT_SERVING reaches watchers.
           if (closed) return;
           await next;
         }

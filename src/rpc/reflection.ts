@@ -33,13 +33,14 @@ type Answer =
 export function registerReflection(
   router: ConnectRouter,
   registry: FileRegistry,
+  draining: AbortSignal,
   serviceNames: () => readonly string[],
 ): void {
   const answerer = createReflectionAnswerer(registry, serviceNames);
   router.service(v1.ServerReflection, {
     async *serverReflectionInfo(requests) {
       const answer = answerer();
-      for await (const request of requests) {
+      for await (const request of untilAborted(requests, draining)) {
         yield create(v1.ServerReflectionResponseSchema, {
           validHost: request.host,
           originalRequest: request,
@@ -51,7 +52,7 @@ export function registerReflection(
   router.service(v1alpha.ServerReflection, {
     async *serverReflectionInfo(requests) {
       const answer = answerer();
-      for await (const request of requests) {
+      for await (const request of untilAborted(requests, draining)) {
         yield create(v1alpha.ServerReflectionResponseSchema, {
           validHost: request.host,
           originalRequest: request,
@@ -62,7 +63,28 @@ export function registerReflection(
   });
 }
 
-/** Returns a per-stream answer function: each stream sends a file at most once. */
+/**
+ * The requests of a stream until the signal aborts: clients such as grpcui keep reflection
+ * streams open indefinitely, which must not hold a stopping server for its whole grace period.
+ */
+async function* untilAborted<T>(requests: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const iterator = requests[Symbol.asyncIterator]();
+  const aborted = new Promise<IteratorResult<T>>((resolve) => {
+    const end = () => resolve({ done: true, value: undefined });
+    if (signal.aborted) end();
+    else signal.addEventListener("abort", end, { once: true });
+  });
+  while (true) {
+    const next = await Promise.race([iterator.next(), aborted]);
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/**
+ * Returns a per-stream answer function. A requested file is always sent; its dependencies
+ * only if not already sent on this stream, as grpc-go's server does.
+ */
 function createReflectionAnswerer(registry: FileRegistry, serviceNames: () => readonly string[]) {
   return () => {
     const sent = new Set<string>();
@@ -70,13 +92,13 @@ function createReflectionAnswerer(registry: FileRegistry, serviceNames: () => re
     /** The file followed by those of its transitive dependencies not yet sent on this stream. */
     const filesFrom = (file: DescFile): Answer => {
       const fileDescriptorProto: Uint8Array[] = [];
-      const visit = (f: DescFile) => {
-        if (sent.has(f.name)) return;
+      const visit = (f: DescFile, requested: boolean) => {
+        if (sent.has(f.name) && !requested) return;
         sent.add(f.name);
         fileDescriptorProto.push(toBinary(FileDescriptorProtoSchema, f.proto));
-        for (const dependency of f.dependencies) visit(dependency);
+        for (const dependency of f.dependencies) visit(dependency, false);
       };
-      visit(file);
+      visit(file, true);
       return { case: "fileDescriptorResponse", value: { fileDescriptorProto } };
     };
 

@@ -11,12 +11,20 @@ import { createHealthService, createHealthStatus, type HealthStatus, ServingStat
 import { REFLECTION_SERVICE_NAMES, registerReflection } from "./reflection.js";
 import { assignRequestId } from "./request-id.js";
 
+/** After the grace period, how long aborted calls get to send their UNAVAILABLE. */
+const ANSWER_AFTER_ABORT_MS = 1_000;
+
 /** Requests larger than this are refused before they are parsed. */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 export interface RpcServerOptions {
   /** The application's services; health and reflection are added to every server. */
   routes: (router: ConnectRouter) => void;
+  /**
+   * Whether browsers on any origin may call. Only for servers that authenticate every call
+   * that matters: an unauthenticated internal service must not be callable by any web page.
+   */
+  cors: boolean;
   /** Run inside error mapping, so what they throw is mapped too (authentication, for one). */
   interceptors?: Interceptor[];
   /** ErrorInfo domain of this server's errors, e.g. "shop.v1". */
@@ -46,6 +54,8 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const applicationServices: string[] = [];
   let health: HealthStatus | undefined;
   const shutdown = new AbortController();
+  /** Aborted when stopping begins: long-lived streams (reflection) end instead of holding us. */
+  const draining = new AbortController();
 
   const handler = connectNodeAdapter({
     routes(router) {
@@ -53,7 +63,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       applicationServices.push(...new Set(router.handlers.map((h) => h.service.typeName)));
       health = createHealthStatus(applicationServices);
       router.service(Health, createHealthService(health));
-      registerReflection(router, options.descriptors, () => [
+      registerReflection(router, options.descriptors, draining.signal, () => [
         ...applicationServices,
         Health.typeName,
         ...REFLECTION_SERVICE_NAMES,
@@ -72,7 +82,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const healthStatus = health;
 
   const server = createCleartextServer((req, res) => {
-    if (applyCors(req, res)) return;
+    if (options.cors && applyCors(req, res)) return;
     handler(req, res);
   });
 
@@ -88,11 +98,14 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       logger.info({ event: "server.stopping", graceMs: options.shutdownGraceMs }, "stopping");
       healthStatus.set(ServingStatus.NOT_SERVING);
       healthStatus.close();
+      draining.abort();
+      // At the end of the grace period calls still running are told to stop, and get a
+      // moment to answer UNAVAILABLE (retryable) before their connections are destroyed.
       const abortLeftovers = setTimeout(
-        () => shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable)),
+        () => shutdown.abort(new ConnectError("server is shutting down; retry", Code.Unavailable)),
         options.shutdownGraceMs,
       );
-      await server.close(options.shutdownGraceMs);
+      await server.close(options.shutdownGraceMs + ANSWER_AFTER_ABORT_MS);
       clearTimeout(abortLeftovers);
       logger.info({ event: "server.stopped" }, "stopped");
     },

@@ -84,8 +84,16 @@ describe("configuration", () => {
     expect(problems.join("\n")).not.toContain("hunter2");
   });
 
-  it("requires JWT_SECRET in production", () => {
-    expect(problemsOf({ NODE_ENV: "production" })).toEqual(["JWT_SECRET is required when NODE_ENV=production"]);
+  it("requires real infrastructure in production, not embedded defaults", () => {
+    expect(problemsOf({ NODE_ENV: "production" })).toEqual([
+      "JWT_SECRET is required when NODE_ENV=production",
+      "DATABASE_URL is required when NODE_ENV=production",
+      "SMTP_URL is required when NODE_ENV=production",
+    ]);
+  });
+
+  it("accepts any free port (0) for both servers", () => {
+    expect(loadConfig({ PORT: "0", PAYMENT_GATEWAY_PORT: "0" }, "/srv/shop")).toMatchObject({ port: 0 });
   });
 
   it("treats empty variables as unset", () => {

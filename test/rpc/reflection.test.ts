@@ -80,15 +80,18 @@ describe.each([
     expect(comments).toContain("Concurrent adjustments are applied atomically");
   });
 
-  it("sends each file once per stream", async () => {
-    const [first, second] = await ask(
+  it("sends a dependency once per stream, but always the file asked for", async () => {
+    const [first, second, again] = await ask(
       { case: "fileContainingSymbol", value: "shop.v1.OrderService" },
       { case: "fileContainingSymbol", value: "shop.v1.InventoryService" },
+      { case: "fileContainingSymbol", value: "shop.v1.Money" },
     );
-    const sentFirst = filesOf(first).map((file) => file.name);
-    const sentSecond = filesOf(second).map((file) => file.name);
-    expect(sentSecond).toEqual(["shop/v1/inventory_service.proto", "google/protobuf/field_mask.proto"]);
-    expect(sentFirst).not.toContain("shop/v1/inventory_service.proto");
+    expect(filesOf(first).map((file) => file.name)).not.toContain("shop/v1/inventory_service.proto");
+    expect(filesOf(second).map((file) => file.name)).toEqual([
+      "shop/v1/inventory_service.proto",
+      "google/protobuf/field_mask.proto",
+    ]);
+    expect(filesOf(again).map((file) => file.name)).toEqual(["shop/v1/money.proto"]);
   });
 
   it("finds files by name, and error-detail types for decoding ErrorInfo", async () => {

@@ -43,6 +43,7 @@ export async function startServerWith(
     createRpcServer({
       routes,
       errorDomain: "shop.v1",
+      cors: true,
       descriptors,
       logger: testLogger,
       shutdownGraceMs: options.shutdownGraceMs ?? 5_000,
