@@ -67,10 +67,10 @@ function banner(
   const adminLines =
     admin.email === undefined
       ? ""
-      : `
-  Admin account:      ${admin.email}${config.adminEmail === undefined ? `  password: ${admin.password}` : "  (from ADMIN_EMAIL)"}
+      : `  Admin account:      ${admin.email}${config.adminEmail === undefined ? `  password: ${admin.password}` : "  (from ADMIN_EMAIL)"}
     TOKEN=$(grpcurl -plaintext -d '${config.adminEmail === undefined ? login : '{"email": "…", "password": "…"}'}' ${api} shop.v1.AuthService/Login | jq -r .accessToken)
     grpcurl -plaintext -H "authorization: Bearer $TOKEN" ${api} shop.v1.AuthService/GetCurrentUser
+
 `;
   const gateway = gatewayPort === undefined ? config.paymentGatewayUrl : `127.0.0.1:${gatewayPort}`;
   return `
@@ -87,8 +87,7 @@ function banner(
     npx buf curl --protocol grpc --http2-prior-knowledge http://${api}/grpc.health.v1.Health/Check
     curl -s -H 'content-type: application/json' -d '{}' http://${api}/grpc.health.v1.Health/Check
 
-${adminLines}
-  Buf Studio: https://buf.build/studio with target http://${api}
+${adminLines}  Buf Studio: https://buf.build/studio with target http://${api}
   Stop with Ctrl-C.
 
 `;

@@ -1,0 +1,85 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  PreconditionFailureSchema,
+  ResourceInfoSchema,
+  RetryInfoSchema,
+} from "../../gen/google/rpc/error_details_pb.js";
+import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "../../src/auth/auth-errors.js";
+import { SkuTaken, StockAdjustmentRefused } from "../../src/inventory/inventory-errors.js";
+import { toConnectError } from "../../src/rpc/error-mapping.js";
+import {
+  type DomainError,
+  InvalidRequest,
+  PermissionDenied,
+  RequestIdReused,
+  ResourceNotFound,
+  StaleVersion,
+} from "../../src/shared/domain-error.js";
+
+const map = (error: unknown) => toConnectError(error, "shop.v1", "req-1");
+
+describe("the table from domain failures to gRPC statuses", () => {
+  it.each<[string, DomainError, Code, string]>([
+    [
+      "invalid request",
+      new InvalidRequest([{ field: "sku", description: "is required", reason: "REQUIRED" }]),
+      Code.InvalidArgument,
+      "INVALID_REQUEST",
+    ],
+    ["request id reused", new RequestIdReused("r-1"), Code.InvalidArgument, "REQUEST_ID_REUSED"],
+    ["not found", new ResourceNotFound("shop.v1.Product", "p-1"), Code.NotFound, "NOT_FOUND"],
+    ["email taken", new EmailTaken(), Code.AlreadyExists, "EMAIL_TAKEN"],
+    ["SKU taken", new SkuTaken("MUG"), Code.AlreadyExists, "SKU_TAKEN"],
+    ["bad credentials", new InvalidCredentials(), Code.Unauthenticated, "INVALID_CREDENTIALS"],
+    ["expired token", new NotAuthenticated("TOKEN_EXPIRED"), Code.Unauthenticated, "TOKEN_EXPIRED"],
+    ["not an admin", new PermissionDenied("admins only"), Code.PermissionDenied, "PERMISSION_DENIED"],
+    ["throttled", new TooManyLoginAttempts(1500), Code.ResourceExhausted, "TOO_MANY_ATTEMPTS"],
+    ["stale etag", new StaleVersion("shop.v1.Product", "p-1"), Code.Aborted, "ETAG_MISMATCH"],
+    [
+      "stock refused",
+      new StockAdjustmentRefused("p-1", -5, 3, 0, 1000),
+      Code.FailedPrecondition,
+      "STOCK_BELOW_RESERVED",
+    ],
+  ])("%s", (_name, error, code, reason) => {
+    const mapped = map(error);
+    expect(mapped.code).toBe(code);
+    expect(mapped.rawMessage).toBe(error.message);
+    expect(mapped.findDetails(ErrorInfoSchema)).toEqual([
+      expect.objectContaining({ reason, domain: "shop.v1", metadata: expect.objectContaining({ requestId: "req-1" }) }),
+    ]);
+  });
+
+  it("attaches the detail each status calls for", () => {
+    expect(
+      map(new InvalidRequest([{ field: "sku", description: "is required", reason: "REQUIRED" }])).findDetails(
+        BadRequestSchema,
+      )[0]?.fieldViolations,
+    ).toEqual([expect.objectContaining({ field: "sku", description: "is required", reason: "REQUIRED" })]);
+    expect(map(new ResourceNotFound("shop.v1.Product", "p-1")).findDetails(ResourceInfoSchema)[0]).toMatchObject({
+      resourceType: "shop.v1.Product",
+      resourceName: "p-1",
+    });
+    expect(Number(map(new TooManyLoginAttempts(1500)).findDetails(RetryInfoSchema)[0]?.retryDelay?.nanos)).toBe(
+      500_000_000,
+    );
+    expect(
+      map(new StockAdjustmentRefused("p-1", -5, 3, 0, 1000)).findDetails(PreconditionFailureSchema)[0]?.violations,
+    ).toEqual([expect.objectContaining({ type: "STOCK", subject: "p-1" })]);
+  });
+
+  it("turns anything else into INTERNAL carrying only the request id", () => {
+    const mapped = map(new TypeError("cannot read properties of undefined (reading 'rows')"));
+    expect(mapped.code).toBe(Code.Internal);
+    expect(mapped.rawMessage).toBe("internal error; quote request id req-1 when reporting it");
+  });
+
+  it("leaves a shared ConnectError untouched", () => {
+    const shared = new ConnectError("gateway says no", Code.Unavailable);
+    map(shared);
+    expect(shared.details).toEqual([]);
+  });
+});
