@@ -2,7 +2,7 @@ import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { InvalidRequest, ResourceNotFound, StaleVersion } from "../shared/domain-error.js";
 import { decodePageToken, encodePageToken, pageSizeOf } from "../shared/page-token.js";
-import { isUuid, RequestValidator } from "../validation/request-validator.js";
+import { hasControlCharacters, isUuid, RequestValidator } from "../validation/request-validator.js";
 import { SkuTaken } from "./inventory-errors.js";
 import type { ProductRecord } from "./product.entity.js";
 import { PRODUCT_COLUMNS, type ProductRow, productFromRow, versionFromEtag } from "./product-rows.js";
@@ -118,7 +118,8 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
       const pageSize = pageSizeOf(query.pageSize);
       const filters = { inStockOnly: query.inStockOnly, nameContains };
       const after = decodePageToken(query.pageToken, filters, 2);
-      if (after && (typeof after[0] !== "string" || !isUuid(after[1]))) {
+      const [afterName, afterId] = after ?? [];
+      if (after && (typeof afterName !== "string" || hasControlCharacters(afterName) || !isUuid(afterId))) {
         throw new InvalidRequest([
           { field: "page_token", description: "is not a token this API issued", reason: "INVALID_FORMAT" },
         ]);

@@ -2,6 +2,14 @@ import { type FieldViolation, InvalidRequest } from "../shared/domain-error.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** Control characters other than tab and line breaks, which descriptions may contain. */
+export function hasControlCharacters(value: string): boolean {
+  return CONTROL_CHARACTERS.test(value);
+}
+
 export function isUuid(value: unknown): value is string {
   return typeof value === "string" && UUID.test(value);
 }
@@ -30,7 +38,10 @@ export class RequestValidator {
   text(field: string, value: string, rule: TextRule): string {
     const trimmed = value.trim();
     const min = rule.min ?? 0;
-    if (trimmed.length === 0 && min > 0) {
+    if (hasControlCharacters(trimmed)) {
+      // PostgreSQL cannot store NUL, and no field of ours has a use for control characters.
+      this.violation(field, "must not contain control characters", "INVALID_FORMAT");
+    } else if (trimmed.length === 0 && min > 0) {
       this.violation(field, "is required", "REQUIRED");
     } else if (trimmed.length < min) {
       this.violation(field, `must be at least ${min} characters long`, "TOO_SHORT");

@@ -115,3 +115,21 @@ describe("AuthService", () => {
     });
   });
 });
+
+describe("AuthService with hostile input", () => {
+  let api: ListeningApi;
+  beforeAll(async () => {
+    api = await startApiServer();
+  });
+  afterAll(() => api.stop());
+
+  it("answers NUL characters in an email or name with INVALID_ARGUMENT, never INTERNAL", async () => {
+    const auth = createClient(AuthService, createGrpcTransport({ baseUrl: api.baseUrl }));
+    const calls = [
+      auth.register({ email: "a\u0000b@example.com", password: "long enough pw", displayName: "Ada" }),
+      auth.register({ email: `ok-${randomUUID()}@example.com`, password: "long enough pw", displayName: "A\u0000da" }),
+      auth.login({ email: "a\u0000b@example.com", password: "long enough pw" }),
+    ];
+    for (const call of calls) expect((await failureOf(call)).code).toBe(Code.InvalidArgument);
+  });
+});

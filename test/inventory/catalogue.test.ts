@@ -213,3 +213,40 @@ describe("InventoryService: the catalogue", () => {
     });
   });
 });
+
+describe("hostile input", () => {
+  let api: ListeningApi;
+  let inventory: Client<typeof InventoryService>;
+  let admin: TestUser;
+  beforeAll(async () => {
+    api = await startApiServer();
+    inventory = createClient(InventoryService, createGrpcTransport({ baseUrl: api.baseUrl }));
+    admin = await createUser(api, "admin");
+  });
+  afterAll(() => api.stop());
+
+  it("answers NUL and other control characters in any text with INVALID_ARGUMENT, never INTERNAL", async () => {
+    const nul = "bad\u0000value";
+    const product = await createProduct(inventory, admin);
+    const calls = [
+      inventory.createProduct(
+        { sku: uniqueSku(), name: nul, unitPrice: { currencyCode: "EUR", amountMinor: 1n } },
+        admin.auth,
+      ),
+      inventory.createProduct(
+        { sku: uniqueSku(), name: "ok", description: nul, unitPrice: { currencyCode: "EUR", amountMinor: 1n } },
+        admin.auth,
+      ),
+      inventory.listProducts({ nameContains: nul }),
+      inventory.listProducts({
+        pageToken: Buffer.from(
+          JSON.stringify({ p: [nul, randomUUID()], f: JSON.stringify({ inStockOnly: false, nameContains: "" }) }),
+        ).toString("base64url"),
+      }),
+      inventory.updateProduct({ product: { id: product.id, name: nul }, updateMask: { paths: ["name"] } }, admin.auth),
+      inventory.adjustStock({ productId: product.id, delta: 1, reason: nul }, admin.auth),
+      inventory.adjustStock({ productId: product.id, delta: 1, reason: "ok", requestId: nul }, admin.auth),
+    ];
+    for (const call of calls) expect((await failureOf(call)).code).toBe(Code.InvalidArgument);
+  });
+});

@@ -2,6 +2,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { AuthService, Role } from "../../gen/shop/v1/auth_service_pb.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { spawnDeployable } from "../support/spawn-deployable.js";
 
@@ -26,6 +27,21 @@ describe("each deployable runs alone, as a container runs it", () => {
     expect(deployable.logs.map((line) => line.event)).toEqual(
       expect.arrayContaining(["process.stopping", "server.stopped", "process.stopped"]),
     );
+  });
+
+  it("api: creates the admin named by ADMIN_EMAIL and ADMIN_PASSWORD at start-up", async () => {
+    const api = spawnDeployable("api", {
+      DATABASE_URL: database.url,
+      PORT: "0",
+      ADMIN_EMAIL: "Boss@Example.com",
+      ADMIN_PASSWORD: "configured admin password",
+    });
+    const listening = await api.waitForLog((line) => line.event === "server.listening");
+    const auth = createClient(AuthService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${listening.port}` }));
+    const session = await auth.login({ email: "boss@example.com", password: "configured admin password" });
+    expect(session.user?.role).toBe(Role.ADMIN);
+    api.child.kill("SIGTERM");
+    expect(await api.exited).toBe(0);
   });
 
   it("worker: starts against the database and exits 0 on SIGTERM", async () => {

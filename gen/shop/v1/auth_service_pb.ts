@@ -78,8 +78,8 @@ export type RegisterRequest = Message<"shop.v1.RegisterRequest"> & {
   email: string;
 
   /**
-   * Password policy: 8 to 128 characters; not all whitespace; not equal to the email.
-   * Stored only as a salted argon2id/scrypt hash.
+   * Password policy: 8 to 128 characters; not only whitespace; not the email itself.
+   * Stored only as a salted scrypt hash.
    *
    * @generated from field: string password = 2;
    */

@@ -52,7 +52,8 @@ export type Product = Message<"shop.v1.Product"> & {
   description: string;
 
   /**
-   * Price of one unit. The currency cannot change once orders may refer to it.
+   * Price of one unit. Orders keep the price they were placed at, so changing it affects
+   * only orders placed afterwards.
    *
    * @generated from field: shop.v1.Money unit_price = 5;
    */
