@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { createdAt, updatedAt, uuidPrimaryKey } from "../db/common-properties.js";
 
 export const ROLES = ["customer", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -9,24 +10,14 @@ export const UserSchema = defineEntity({
   tableName: "app_user",
   checks: [{ name: "app_user_role_check", expression: "role in ('customer', 'admin')" }],
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => crypto.randomUUID()),
+    id: uuidPrimaryKey(),
     email: p.string().length(254),
     emailNormalized: p.string().length(254).unique(),
     displayName: p.string().length(100),
     passwordHash: p.string().length(255),
     role: p.string().length(16).$type<Role>(),
-    createdAt: p
-      .datetime()
-      .defaultRaw("now()")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .defaultRaw("now()")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
 });
 

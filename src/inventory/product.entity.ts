@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { createdAt, updatedAt, uuidPrimaryKey } from "../db/common-properties.js";
 
 /**
  * A catalogue product and its stock. Stock columns are changed only by atomic conditional
@@ -13,10 +14,7 @@ export const ProductSchema = defineEntity({
     { name: "product_stock_check", expression: "stock_reserved >= 0 and stock_on_hand >= stock_reserved" },
   ],
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => crypto.randomUUID()),
+    id: uuidPrimaryKey(),
     sku: p.string().length(64).unique(),
     name: p.string().length(200),
     description: p.text().default(""),
@@ -26,15 +24,8 @@ export const ProductSchema = defineEntity({
     stockReserved: p.integer().default(0),
     /** Bumped on every write; the product's etag is derived from it. */
     version: p.integer().default(1),
-    createdAt: p
-      .datetime()
-      .defaultRaw("now()")
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .defaultRaw("now()")
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
 });
 

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from "@mikro-orm/core";
+import { createdAt, uuidPrimaryKey } from "../db/common-properties.js";
 import { Product } from "./product.entity.js";
 
 /**
@@ -10,19 +11,13 @@ export const StockMovementSchema = defineEntity({
   tableName: "stock_movement",
   uniques: [{ name: "stock_movement_request_unique", properties: ["product", "requestId"] }],
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => crypto.randomUUID()),
+    id: uuidPrimaryKey(),
     product: () => p.manyToOne(Product).index("stock_movement_product_index"),
     delta: p.integer(),
     reason: p.string().length(200),
     stockOnHandAfter: p.integer(),
     requestId: p.string().length(64).nullable(),
-    createdAt: p
-      .datetime()
-      .defaultRaw("now()")
-      .onCreate(() => new Date()),
+    createdAt: createdAt(),
   },
 });
 

@@ -1,29 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { type Client, Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema, ResourceInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { InventoryService } from "../../gen/shop/v1/inventory_service_pb.js";
 import { failureOf } from "../support/failures.js";
+import { useInventoryApi } from "../support/inventory-fixture.js";
 import { createProduct, uniqueSku } from "../support/products.js";
-import { type ListeningApi, startApiServer } from "../support/rpc-server.js";
-import { createUser, type TestUser } from "../support/users.js";
 
 describe("InventoryService: the catalogue", () => {
-  let api: ListeningApi;
-  let inventory: Client<typeof InventoryService>;
-  let admin: TestUser;
-  beforeAll(async () => {
-    api = await startApiServer();
-    inventory = createClient(InventoryService, createGrpcTransport({ baseUrl: api.baseUrl }));
-    admin = await createUser(api, "admin");
-  });
-  afterAll(() => api.stop());
+  const fixture = useInventoryApi();
 
   describe("CreateProduct", () => {
     it("creates a product with its stock levels and an etag, and anyone can read it back", async () => {
       const sku = uniqueSku("MUG");
-      const { product } = await inventory.createProduct(
+      const { product } = await fixture.inventory.createProduct(
         {
           sku,
           name: "Mug",
@@ -31,7 +20,7 @@ describe("InventoryService: the catalogue", () => {
           unitPrice: { currencyCode: "JPY", amountMinor: 1500n },
           initialStock: 7,
         },
-        admin.auth,
+        fixture.admin.auth,
       );
       expect(product).toMatchObject({
         sku,
@@ -42,16 +31,16 @@ describe("InventoryService: the catalogue", () => {
         stockAvailable: 7,
       });
       expect(product?.etag).not.toBe("");
-      const { product: read } = await inventory.getProduct({ id: product?.id ?? "" });
+      const { product: read } = await fixture.inventory.getProduct({ id: product?.id ?? "" });
       expect(read).toEqual(product);
     });
 
     it("refuses a SKU already in use with ALREADY_EXISTS", async () => {
-      const existing = await createProduct(inventory, admin);
+      const existing = await createProduct(fixture.inventory, fixture.admin);
       const error = await failureOf(
-        inventory.createProduct(
+        fixture.inventory.createProduct(
           { sku: existing.sku, name: "Copy", unitPrice: { currencyCode: "EUR", amountMinor: 1n } },
-          admin.auth,
+          fixture.admin.auth,
         ),
       );
       expect(error.code).toBe(Code.AlreadyExists);
@@ -60,9 +49,9 @@ describe("InventoryService: the catalogue", () => {
 
     it("reports every invalid field together, and creates nothing", async () => {
       const error = await failureOf(
-        inventory.createProduct(
+        fixture.inventory.createProduct(
           { sku: "bad sku!", name: "", unitPrice: { currencyCode: "EURO", amountMinor: -5n }, initialStock: -1 },
-          admin.auth,
+          fixture.admin.auth,
         ),
       );
       expect(error.code).toBe(Code.InvalidArgument);
@@ -76,7 +65,9 @@ describe("InventoryService: the catalogue", () => {
     });
 
     it("requires a price", async () => {
-      const error = await failureOf(inventory.createProduct({ sku: uniqueSku(), name: "Free?" }, admin.auth));
+      const error = await failureOf(
+        fixture.inventory.createProduct({ sku: uniqueSku(), name: "Free?" }, fixture.admin.auth),
+      );
       expect(error.findDetails(BadRequestSchema)[0]?.fieldViolations).toEqual([
         expect.objectContaining({ field: "unit_price", reason: "REQUIRED" }),
       ]);
@@ -86,7 +77,7 @@ describe("InventoryService: the catalogue", () => {
   describe("GetProduct", () => {
     it("answers an unknown id with NOT_FOUND and ResourceInfo", async () => {
       const id = randomUUID();
-      const error = await failureOf(inventory.getProduct({ id }));
+      const error = await failureOf(fixture.inventory.getProduct({ id }));
       expect(error.code).toBe(Code.NotFound);
       expect(error.findDetails(ResourceInfoSchema)[0]).toMatchObject({
         resourceType: "shop.v1.Product",
@@ -95,7 +86,7 @@ describe("InventoryService: the catalogue", () => {
     });
 
     it("answers an id that is not a UUID with INVALID_ARGUMENT, not INTERNAL", async () => {
-      const error = await failureOf(inventory.getProduct({ id: "'; drop table product; --" }));
+      const error = await failureOf(fixture.inventory.getProduct({ id: "'; drop table product; --" }));
       expect(error.code).toBe(Code.InvalidArgument);
     });
   });
@@ -106,20 +97,20 @@ describe("InventoryService: the catalogue", () => {
     it("pages through products by name with opaque tokens, stable while products are inserted", async () => {
       const tag = randomUUID().slice(0, 8);
       for (const name of ["Alpha", "Bravo", "Charlie", "Delta", "Echo"]) {
-        await createProduct(inventory, admin, { name: tagged(tag, name) });
+        await createProduct(fixture.inventory, fixture.admin, { name: tagged(tag, name) });
       }
       const seen: string[] = [];
       let pageToken = "";
       let pages = 0;
       do {
-        const page = await inventory.listProducts({ pageSize: 2, pageToken, nameContains: tag });
+        const page = await fixture.inventory.listProducts({ pageSize: 2, pageToken, nameContains: tag });
         seen.push(...page.products.map((p) => p.name));
         pageToken = page.nextPageToken;
         pages++;
         if (pages === 1) {
           // Inserted behind and ahead of the client's position while it pages.
-          await createProduct(inventory, admin, { name: tagged(tag, "Aardvark") });
-          await createProduct(inventory, admin, { name: tagged(tag, "Zulu") });
+          await createProduct(fixture.inventory, fixture.admin, { name: tagged(tag, "Aardvark") });
+          await createProduct(fixture.inventory, fixture.admin, { name: tagged(tag, "Zulu") });
         }
       } while (pageToken !== "");
       expect(seen).toEqual(["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Zulu"].map((n) => tagged(tag, n)));
@@ -128,85 +119,93 @@ describe("InventoryService: the catalogue", () => {
 
     it("filters by stock available and by a case-insensitive name fragment, with % and _ taken literally", async () => {
       const tag = randomUUID().slice(0, 8);
-      await createProduct(inventory, admin, { name: tagged(tag, "100% Cotton_Tee"), initialStock: 3 });
-      await createProduct(inventory, admin, { name: tagged(tag, "1000 Cotton Tees"), initialStock: 0 });
-      const inStock = await inventory.listProducts({ nameContains: tag.toUpperCase(), inStockOnly: true });
+      await createProduct(fixture.inventory, fixture.admin, { name: tagged(tag, "100% Cotton_Tee"), initialStock: 3 });
+      await createProduct(fixture.inventory, fixture.admin, { name: tagged(tag, "1000 Cotton Tees"), initialStock: 0 });
+      const inStock = await fixture.inventory.listProducts({ nameContains: tag.toUpperCase(), inStockOnly: true });
       expect(inStock.products.map((p) => p.name)).toEqual([tagged(tag, "100% Cotton_Tee")]);
-      const literal = await inventory.listProducts({ nameContains: `% Cotton_T` });
+      const literal = await fixture.inventory.listProducts({ nameContains: `% Cotton_T` });
       expect(literal.products.map((p) => p.name)).toContain(tagged(tag, "100% Cotton_Tee"));
       expect(literal.products.map((p) => p.name)).not.toContain(tagged(tag, "1000 Cotton Tees"));
     });
 
     it("refuses a tampered token, or one reused with other filters", async () => {
       const tag = randomUUID().slice(0, 8);
-      for (const name of ["One", "Two"]) await createProduct(inventory, admin, { name: tagged(tag, name) });
-      const { nextPageToken } = await inventory.listProducts({ pageSize: 1, nameContains: tag });
-      const otherFilters = await failureOf(inventory.listProducts({ pageToken: nextPageToken, nameContains: "x" }));
+      for (const name of ["One", "Two"])
+        await createProduct(fixture.inventory, fixture.admin, { name: tagged(tag, name) });
+      const { nextPageToken } = await fixture.inventory.listProducts({ pageSize: 1, nameContains: tag });
+      const otherFilters = await failureOf(
+        fixture.inventory.listProducts({ pageToken: nextPageToken, nameContains: "x" }),
+      );
       expect(otherFilters.code).toBe(Code.InvalidArgument);
       const forged = Buffer.from(JSON.stringify({ p: ["a", "not-a-uuid"], f: JSON.stringify({}) })).toString(
         "base64url",
       );
       for (const pageToken of ["garbage", forged]) {
-        expect((await failureOf(inventory.listProducts({ pageToken }))).code).toBe(Code.InvalidArgument);
+        expect((await failureOf(fixture.inventory.listProducts({ pageToken }))).code).toBe(Code.InvalidArgument);
       }
     });
 
     it("uses 20 per page by default and at most 100", async () => {
-      const everything = await inventory.listProducts({ pageSize: 1000 });
+      const everything = await fixture.inventory.listProducts({ pageSize: 1000 });
       expect(everything.products.length).toBeLessThanOrEqual(100);
-      expect((await failureOf(inventory.listProducts({ pageSize: -1 }))).code).toBe(Code.InvalidArgument);
+      expect((await failureOf(fixture.inventory.listProducts({ pageSize: -1 }))).code).toBe(Code.InvalidArgument);
     });
   });
 
   describe("UpdateProduct", () => {
     it("changes only the fields in the mask and returns a new etag", async () => {
-      const product = await createProduct(inventory, admin, { name: "Before" });
-      const { product: updated } = await inventory.updateProduct(
+      const product = await createProduct(fixture.inventory, fixture.admin, { name: "Before" });
+      const { product: updated } = await fixture.inventory.updateProduct(
         {
           product: { id: product.id, etag: product.etag, name: "After", description: "ignored, not in the mask" },
           updateMask: { paths: ["name"] },
         },
-        admin.auth,
+        fixture.admin.auth,
       );
       expect(updated).toMatchObject({ name: "After", description: product.description, sku: product.sku });
       expect(updated?.etag).not.toBe(product.etag);
     });
 
     it("refuses a stale etag with ABORTED and writes nothing", async () => {
-      const product = await createProduct(inventory, admin, { name: "Original" });
-      await inventory.updateProduct(
+      const product = await createProduct(fixture.inventory, fixture.admin, { name: "Original" });
+      await fixture.inventory.updateProduct(
         { product: { id: product.id, etag: product.etag, name: "First writer" }, updateMask: { paths: ["name"] } },
-        admin.auth,
+        fixture.admin.auth,
       );
       const error = await failureOf(
-        inventory.updateProduct(
+        fixture.inventory.updateProduct(
           { product: { id: product.id, etag: product.etag, name: "Second writer" }, updateMask: { paths: ["name"] } },
-          admin.auth,
+          fixture.admin.auth,
         ),
       );
       expect(error.code).toBe(Code.Aborted);
       expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("ETAG_MISMATCH");
-      expect((await inventory.getProduct({ id: product.id })).product?.name).toBe("First writer");
+      expect((await fixture.inventory.getProduct({ id: product.id })).product?.name).toBe("First writer");
     });
 
     it("refuses unknown mask paths and an empty mask", async () => {
-      const product = await createProduct(inventory, admin);
+      const product = await createProduct(fixture.inventory, fixture.admin);
       const unknown = await failureOf(
-        inventory.updateProduct({ product: { id: product.id }, updateMask: { paths: ["sku", "name"] } }, admin.auth),
+        fixture.inventory.updateProduct(
+          { product: { id: product.id }, updateMask: { paths: ["sku", "name"] } },
+          fixture.admin.auth,
+        ),
       );
       expect(unknown.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual([
         "update_mask.paths[0]",
         "product.name",
       ]);
-      const empty = await failureOf(inventory.updateProduct({ product: { id: product.id } }, admin.auth));
+      const empty = await failureOf(
+        fixture.inventory.updateProduct({ product: { id: product.id } }, fixture.admin.auth),
+      );
       expect(empty.code).toBe(Code.InvalidArgument);
     });
 
     it("answers an unknown product with NOT_FOUND", async () => {
       const error = await failureOf(
-        inventory.updateProduct(
+        fixture.inventory.updateProduct(
           { product: { id: randomUUID(), name: "x" }, updateMask: { paths: ["name"] } },
-          admin.auth,
+          fixture.admin.auth,
         ),
       );
       expect(error.code).toBe(Code.NotFound);
@@ -215,37 +214,35 @@ describe("InventoryService: the catalogue", () => {
 });
 
 describe("hostile input", () => {
-  let api: ListeningApi;
-  let inventory: Client<typeof InventoryService>;
-  let admin: TestUser;
-  beforeAll(async () => {
-    api = await startApiServer();
-    inventory = createClient(InventoryService, createGrpcTransport({ baseUrl: api.baseUrl }));
-    admin = await createUser(api, "admin");
-  });
-  afterAll(() => api.stop());
+  const fixture = useInventoryApi();
 
   it("answers NUL and other control characters in any text with INVALID_ARGUMENT, never INTERNAL", async () => {
     const nul = "bad\u0000value";
-    const product = await createProduct(inventory, admin);
+    const product = await createProduct(fixture.inventory, fixture.admin);
     const calls = [
-      inventory.createProduct(
+      fixture.inventory.createProduct(
         { sku: uniqueSku(), name: nul, unitPrice: { currencyCode: "EUR", amountMinor: 1n } },
-        admin.auth,
+        fixture.admin.auth,
       ),
-      inventory.createProduct(
+      fixture.inventory.createProduct(
         { sku: uniqueSku(), name: "ok", description: nul, unitPrice: { currencyCode: "EUR", amountMinor: 1n } },
-        admin.auth,
+        fixture.admin.auth,
       ),
-      inventory.listProducts({ nameContains: nul }),
-      inventory.listProducts({
+      fixture.inventory.listProducts({ nameContains: nul }),
+      fixture.inventory.listProducts({
         pageToken: Buffer.from(
           JSON.stringify({ p: [nul, randomUUID()], f: JSON.stringify({ inStockOnly: false, nameContains: "" }) }),
         ).toString("base64url"),
       }),
-      inventory.updateProduct({ product: { id: product.id, name: nul }, updateMask: { paths: ["name"] } }, admin.auth),
-      inventory.adjustStock({ productId: product.id, delta: 1, reason: nul }, admin.auth),
-      inventory.adjustStock({ productId: product.id, delta: 1, reason: "ok", requestId: nul }, admin.auth),
+      fixture.inventory.updateProduct(
+        { product: { id: product.id, name: nul }, updateMask: { paths: ["name"] } },
+        fixture.admin.auth,
+      ),
+      fixture.inventory.adjustStock({ productId: product.id, delta: 1, reason: nul }, fixture.admin.auth),
+      fixture.inventory.adjustStock(
+        { productId: product.id, delta: 1, reason: "ok", requestId: nul },
+        fixture.admin.auth,
+      ),
     ];
     for (const call of calls) expect((await failureOf(call)).code).toBe(Code.InvalidArgument);
   });
