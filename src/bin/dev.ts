@@ -38,7 +38,7 @@ await runProcess("shop-dev", async (config, logger) => {
     }
     const gateway =
       config.paymentGatewayUrl === undefined
-        ? await startGateway(config, logger.child({ component: "payment-gateway" }))
+        ? await startGateway(config, database.databaseUrl, logger.child({ component: "payment-gateway" }))
         : undefined;
     if (gateway) started.push(gateway);
     const api = await startApi(

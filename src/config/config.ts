@@ -23,6 +23,8 @@ export interface Config {
   emailTemplatesDir: string | undefined;
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  /** The MockPaymentGateway's injected faults; none unless asked for. */
+  paymentFaults: { latencyMs: number; failureRate: number; hangCharges: boolean };
 }
 
 /** Thrown with every offending variable at once, so one restart fixes them all. */
@@ -59,6 +61,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     emailTemplatesDir: optionalAbsolute(read.text("EMAIL_TEMPLATES_DIR"), cwd),
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    paymentFaults: {
+      latencyMs: read.integer("PAYMENT_GATEWAY_FAULT_LATENCY_MS", 0, 0, 600_000),
+      failureRate: read.fraction("PAYMENT_GATEWAY_FAULT_FAILURE_RATE", 0),
+      hangCharges: read.oneOf("PAYMENT_GATEWAY_FAULT_HANG", ["true", "false"], "false") === "true",
+    },
   };
 
   if (config.jwtSecret !== undefined && config.jwtSecret.length < MIN_JWT_SECRET_LENGTH) {
@@ -108,6 +115,17 @@ class EnvReader {
     const value = Number(raw);
     if (!/^\d+$/.test(raw) || value < min || value > max) {
       this.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
+  fraction(name: string, fallback: number): number {
+    const raw = this.text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d*\.?\d+$/.test(raw) || value > 1) {
+      this.problems.push(`${name} must be a number from 0 to 1, got "${raw}"`);
       return fallback;
     }
     return value;

@@ -1,12 +1,16 @@
 import type { FileRegistry } from "@bufbuild/protobuf";
-import { MockPaymentGatewayService } from "../../gen/payment/v1/mock_payment_gateway_service_pb.js";
+import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Logger } from "../logging/logger.js";
 import { createRpcServer, type RpcServer } from "../rpc/rpc-server.js";
-import { registerUnimplemented } from "../rpc/unimplemented.js";
+import { createCharges } from "./charges.js";
+import type { FaultInjection } from "./faults.js";
+import { registerGatewayService } from "./gateway-rpc.js";
 
 export const PAYMENT_ERROR_DOMAIN = "payment.v1";
 
 export interface GatewayServerDependencies {
+  em: EntityManager;
+  faults: FaultInjection;
   descriptors: FileRegistry;
   logger: Logger;
   shutdownGraceMs: number;
@@ -14,6 +18,7 @@ export interface GatewayServerDependencies {
 
 /** The MockPaymentGateway's own server, on its own port. Unstarted. */
 export function buildGatewayServer(deps: GatewayServerDependencies): RpcServer {
+  const charges = createCharges({ em: deps.em, faults: deps.faults, logger: deps.logger });
   return createRpcServer({
     errorDomain: PAYMENT_ERROR_DOMAIN,
     // Internal and unauthenticated: no web page may call it.
@@ -22,7 +27,7 @@ export function buildGatewayServer(deps: GatewayServerDependencies): RpcServer {
     logger: deps.logger,
     shutdownGraceMs: deps.shutdownGraceMs,
     routes(router) {
-      registerUnimplemented(router, MockPaymentGatewayService, "charges arrive with the orders-and-payment issue");
+      registerGatewayService(router, charges);
     },
   });
 }

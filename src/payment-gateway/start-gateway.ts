@@ -2,19 +2,38 @@ import type { Running } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
+import { openGatewayDatabase } from "./gateway-database.js";
 import { buildGatewayServer } from "./gateway-server.js";
 
 export interface RunningGateway extends Running {
   port: number;
 }
 
-/** Serves the MockPaymentGateway on config.paymentGatewayPort. */
-export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
-  const server = buildGatewayServer({
-    descriptors: loadDescriptorRegistry(),
-    logger,
-    shutdownGraceMs: config.shutdownGraceMs,
-  });
-  const port = await server.start(config.paymentGatewayPort);
-  return { port, stop: () => server.stop() };
+/** Migrates the gateway's own schema, then serves the MockPaymentGateway on its port. */
+export async function startGateway(config: Config, databaseUrl: string, logger: Logger): Promise<RunningGateway> {
+  const orm = await openGatewayDatabase(databaseUrl, logger);
+  try {
+    const faults = config.paymentFaults;
+    if (faults.latencyMs > 0 || faults.failureRate > 0 || faults.hangCharges) {
+      logger.warn({ event: "payment.faults_injected", ...faults }, "fault injection is on");
+    }
+    const server = buildGatewayServer({
+      em: orm.em,
+      faults,
+      descriptors: loadDescriptorRegistry(),
+      logger,
+      shutdownGraceMs: config.shutdownGraceMs,
+    });
+    const port = await server.start(config.paymentGatewayPort);
+    return {
+      port,
+      async stop() {
+        await server.stop();
+        await orm.close(true);
+      },
+    };
+  } catch (error) {
+    await orm.close(true);
+    throw error;
+  }
 }

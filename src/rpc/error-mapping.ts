@@ -11,6 +11,7 @@ import {
 import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "../auth/auth-errors.js";
 import { SkuTaken } from "../inventory/inventory-errors.js";
 import type { Logger } from "../logging/logger.js";
+import { IdempotencyKeyReused } from "../payment-gateway/payment-errors.js";
 import {
   ConditionNotMet,
   DomainError,
@@ -19,6 +20,7 @@ import {
   RequestIdReused,
   ResourceNotFound,
   StaleVersion,
+  TemporarilyUnavailable,
 } from "../shared/domain-error.js";
 import { requestIdKey } from "./request-id.js";
 
@@ -54,6 +56,7 @@ export const STATUS_RULES: readonly [DomainErrorClass, StatusRule][] = [
     ],
   }),
   rule(RequestIdReused, { code: Code.InvalidArgument }),
+  rule(IdempotencyKeyReused, { code: Code.InvalidArgument }),
   rule(ResourceNotFound, {
     code: Code.NotFound,
     details: (error) => [
@@ -79,6 +82,12 @@ export const STATUS_RULES: readonly [DomainErrorClass, StatusRule][] = [
     ],
   }),
   rule(StaleVersion, { code: Code.Aborted }),
+  rule(TemporarilyUnavailable, {
+    code: Code.Unavailable,
+    details: (error) => [
+      { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(error.retryAfterMs) }) },
+    ],
+  }),
   rule(ConditionNotMet, {
     code: Code.FailedPrecondition,
     details: (error) => [

@@ -87,3 +87,17 @@ export class StaleVersion extends DomainError {
     super(`${resourceType} "${resourceName}" changed since it was read; read it again and retry`);
   }
 }
+
+/**
+ * A transient failure: nothing was done, and the same request may succeed later. Clients
+ * retry with the same idempotency key after `retryAfterMs`.
+ */
+export class TemporarilyUnavailable extends DomainError {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,30 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { TemporarilyUnavailable } from "../shared/domain-error.js";
+
+/** Misbehaviour on demand, for tests and demos of how callers cope with a flaky processor. */
+export interface FaultInjection {
+  /** Added to every Charge, Refund and GetCharge. */
+  latencyMs: number;
+  /** Share of those calls, 0 to 1, answered UNAVAILABLE before doing anything. */
+  failureRate: number;
+  /** Charges never answer: they wait until the caller's deadline or cancellation. */
+  hangCharges: boolean;
+}
+
+export const NO_FAULTS: FaultInjection = { latencyMs: 0, failureRate: 0, hangCharges: false };
+
+export async function injectFaults(
+  faults: FaultInjection,
+  signal: AbortSignal,
+  options: { isCharge: boolean; random?: () => number },
+): Promise<void> {
+  if (faults.latencyMs > 0) await sleep(faults.latencyMs, undefined, { signal });
+  if (faults.failureRate > 0 && (options.random ?? Math.random)() < faults.failureRate) {
+    throw new TemporarilyUnavailable("INJECTED_FAULT", "the payment processor is temporarily unavailable", 100);
+  }
+  if (faults.hangCharges && options.isCharge) {
+    await new Promise((_resolve, reject) =>
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+    );
+  }
+}

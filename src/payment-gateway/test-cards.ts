@@ -1,0 +1,45 @@
+/**
+ * The processor's test mode: what each test card does, as card processors document theirs.
+ * Any other number that passes the Luhn check is charged successfully.
+ */
+export type CardOutcome =
+  | { kind: "approved" }
+  | { kind: "declined"; declineCode: DeclineCode }
+  | { kind: "processing_error" };
+
+export type DeclineCode = "generic_decline" | "insufficient_funds" | "expired_card" | "incorrect_cvc";
+
+const TEST_CARDS: Readonly<Record<string, CardOutcome>> = {
+  "4242424242424242": { kind: "approved" },
+  "4000000000000002": { kind: "declined", declineCode: "generic_decline" },
+  "4000000000009995": { kind: "declined", declineCode: "insufficient_funds" },
+  "4000000000000069": { kind: "declined", declineCode: "expired_card" },
+  "4000000000000127": { kind: "declined", declineCode: "incorrect_cvc" },
+  "4000000000000119": { kind: "processing_error" },
+};
+
+export function outcomeFor(cardNumber: string): CardOutcome {
+  return TEST_CARDS[cardNumber] ?? { kind: "approved" };
+}
+
+/** The Luhn checksum every real card number satisfies. */
+export function passesLuhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let digit = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+export function brandOf(digits: string): string {
+  if (/^4/.test(digits)) return "visa";
+  if (/^(5[1-5]|2(2[2-9]|[3-6]\d|7[01]|720))/.test(digits)) return "mastercard";
+  if (/^3[47]/.test(digits)) return "amex";
+  if (/^6(011|5)/.test(digits)) return "discover";
+  return "unknown";
+}
