@@ -1,7 +1,6 @@
 import type { FileRegistry } from "@bufbuild/protobuf";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { Health } from "../../gen/health/v1/health_pb.js";
-import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
 import type { AccessTokens } from "../auth/access-tokens.js";
 import { createAccounts } from "../auth/accounts.js";
 import { authAccess, registerAuthService } from "../auth/auth-rpc.js";
@@ -10,15 +9,17 @@ import { createCatalogue } from "../inventory/catalogue.js";
 import { inventoryAccess, registerInventoryService } from "../inventory/inventory-rpc.js";
 import { createStock } from "../inventory/stock.js";
 import type { Logger } from "../logging/logger.js";
+import { orderAccess, registerOrderService } from "../orders/order-rpc.js";
+import type { Orders } from "../orders/orders.js";
 import { REFLECTION_SERVICE_NAMES } from "../rpc/reflection.js";
 import { createRpcServer, type RpcServer } from "../rpc/rpc-server.js";
-import { registerUnimplemented } from "../rpc/unimplemented.js";
 
 export const SHOP_ERROR_DOMAIN = "shop.v1";
 
 export interface ApiServerDependencies {
   em: EntityManager;
   accessTokens: AccessTokens;
+  orders: Orders;
   descriptors: FileRegistry;
   logger: Logger;
   shutdownGraceMs: number;
@@ -35,7 +36,7 @@ export function buildApiServer(deps: ApiServerDependencies): RpcServer {
   const accounts = createAccounts({ em: deps.em, tokens: deps.accessTokens });
   const catalogue = createCatalogue({ em: deps.em });
   const stock = createStock({ em: deps.em });
-  const policy = new Map([...infrastructureAccess, ...authAccess, ...inventoryAccess]);
+  const policy = new Map([...infrastructureAccess, ...authAccess, ...inventoryAccess, ...orderAccess]);
 
   return createRpcServer({
     errorDomain: SHOP_ERROR_DOMAIN,
@@ -47,7 +48,7 @@ export function buildApiServer(deps: ApiServerDependencies): RpcServer {
     routes(router) {
       registerAuthService(router, accounts);
       registerInventoryService(router, catalogue, stock);
-      registerUnimplemented(router, OrderService, "orders arrive with the orders-and-payment issue");
+      registerOrderService(router, deps.orders);
     },
   });
 }

@@ -5,8 +5,13 @@ import type { Running } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import type { Logger } from "../logging/logger.js";
+import { createOrders } from "../orders/orders.js";
+import { createPaymentGatewayClient } from "../orders/payment-gateway-client.js";
+import { startRecoveryLoop } from "../orders/recovery-loop.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { buildApiServer } from "./api-server.js";
+
+const RECOVERY_INTERVAL_MS = 15_000;
 
 export interface RunningApi extends Running {
   port: number;
@@ -27,18 +32,33 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
       });
       logger.info({ event: "auth.admin_ensured", userId: admin.id }, "admin account is ready");
     }
+    const orders = createOrders({
+      em: orm.em,
+      gateway: createPaymentGatewayClient({
+        baseUrl: config.paymentGatewayUrl ?? `http://127.0.0.1:${config.paymentGatewayPort}`,
+        logger,
+      }),
+      logger,
+    });
     const server = buildApiServer({
       em: orm.em,
       accessTokens,
+      orders,
       descriptors: loadDescriptorRegistry(),
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
     });
     const port = await server.start(config.port);
+    const recovery = startRecoveryLoop(orders, {
+      intervalMs: RECOVERY_INTERVAL_MS,
+      pendingTimeoutMs: config.orderPendingTimeoutMs,
+      logger,
+    });
     return {
       port,
       async stop() {
         await server.stop();
+        await recovery.stop();
         await orm.close(true);
       },
     };

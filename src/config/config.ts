@@ -23,6 +23,8 @@ export interface Config {
   emailTemplatesDir: string | undefined;
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  /** How long an order may stay PENDING_PAYMENT before recovery asks the gateway about it. */
+  orderPendingTimeoutMs: number;
   /** The MockPaymentGateway's injected faults; none unless asked for. */
   paymentFaults: { latencyMs: number; failureRate: number; hangCharges: boolean };
 }
@@ -61,6 +63,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     emailTemplatesDir: optionalAbsolute(read.text("EMAIL_TEMPLATES_DIR"), cwd),
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    orderPendingTimeoutMs: read.integer("ORDER_PENDING_TIMEOUT_MS", 60_000, 0, 86_400_000),
     paymentFaults: {
       latencyMs: read.integer("PAYMENT_GATEWAY_FAULT_LATENCY_MS", 0, 0, 600_000),
       failureRate: read.fraction("PAYMENT_GATEWAY_FAULT_FAILURE_RATE", 0),

@@ -1,5 +1,6 @@
 import { Migration20261125000000_products } from "./migrations/Migration20261125000000_products.js";
 import { Migration20261125010000_accounts_and_stock_ledger } from "./migrations/Migration20261125010000_accounts_and_stock_ledger.js";
+import { Migration20261125030000_orders } from "./migrations/Migration20261125030000_orders.js";
 
 /**
  * The shop's migrations in the order they apply. Listed explicitly, not globbed, so the same
@@ -11,4 +12,5 @@ export const shopMigrations = [
     name: "Migration20261125010000_accounts_and_stock_ledger",
     class: Migration20261125010000_accounts_and_stock_ledger,
   },
+  { name: "Migration20261125030000_orders", class: Migration20261125030000_orders },
 ];

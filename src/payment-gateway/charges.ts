@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Logger } from "../logging/logger.js";
+import { brandOf } from "../shared/card-brand.js";
 import { ResourceNotFound, TemporarilyUnavailable } from "../shared/domain-error.js";
 import { RequestValidator } from "../validation/request-validator.js";
 import { type FaultInjection, injectFaults } from "./faults.js";
 import { IdempotencyKeyReused, RefundRefused } from "./payment-errors.js";
-import { brandOf, type DeclineCode, outcomeFor, passesLuhn } from "./test-cards.js";
+import { type DeclineCode, outcomeFor, passesLuhn } from "./test-cards.js";
 
 export const CHARGE_RESOURCE = "payment.v1.Charge";
 const MAX_AMOUNT_MINOR = 99_999_999;

@@ -3,7 +3,10 @@ import { TemporarilyUnavailable } from "../shared/domain-error.js";
 
 /** Misbehaviour on demand, for tests and demos of how callers cope with a flaky processor. */
 export interface FaultInjection {
-  /** Added to every Charge, Refund and GetCharge. */
+  /**
+   * Added to every Charge, Refund and GetCharge. Like a real processor, the gateway finishes
+   * the work even if the caller gives up meanwhile.
+   */
   latencyMs: number;
   /** Share of those calls, 0 to 1, answered UNAVAILABLE before doing anything. */
   failureRate: number;
@@ -18,7 +21,7 @@ export async function injectFaults(
   signal: AbortSignal,
   options: { isCharge: boolean; random?: () => number },
 ): Promise<void> {
-  if (faults.latencyMs > 0) await sleep(faults.latencyMs, undefined, { signal });
+  if (faults.latencyMs > 0) await sleep(faults.latencyMs);
   if (faults.failureRate > 0 && (options.random ?? Math.random)() < faults.failureRate) {
     throw new TemporarilyUnavailable("INJECTED_FAULT", "the payment processor is temporarily unavailable", 100);
   }

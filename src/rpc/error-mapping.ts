@@ -11,6 +11,7 @@ import {
 import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "../auth/auth-errors.js";
 import { SkuTaken } from "../inventory/inventory-errors.js";
 import type { Logger } from "../logging/logger.js";
+import { MixedCurrencies } from "../orders/order-errors.js";
 import { IdempotencyKeyReused } from "../payment-gateway/payment-errors.js";
 import {
   ConditionNotMet,
@@ -57,6 +58,7 @@ export const STATUS_RULES: readonly [DomainErrorClass, StatusRule][] = [
   }),
   rule(RequestIdReused, { code: Code.InvalidArgument }),
   rule(IdempotencyKeyReused, { code: Code.InvalidArgument }),
+  rule(MixedCurrencies, { code: Code.InvalidArgument }),
   rule(ResourceNotFound, {
     code: Code.NotFound,
     details: (error) => [

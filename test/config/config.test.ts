@@ -28,6 +28,7 @@ describe("configuration", () => {
       emailTemplatesDir: undefined,
       logLevel: "info",
       shutdownGraceMs: 10_000,
+      orderPendingTimeoutMs: 60_000,
       paymentFaults: { latencyMs: 0, failureRate: 0, hangCharges: false },
     });
   });

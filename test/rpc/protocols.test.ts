@@ -92,27 +92,26 @@ describe("the shop API on one port", () => {
     });
   });
 
-  it("answers RPCs that have not landed with UNIMPLEMENTED, naming what is missing, with ErrorInfo", async () => {
+  it("answers an error with ErrorInfo carrying the reason, the domain and the request id", async () => {
     const customer = await createUser(api);
     const orders = createClient(OrderService, createGrpcTransport({ baseUrl: api.baseUrl }));
     const error = await orders
       .getOrder(
         { id: "8d0c3c4e-8f5e-4a7e-9d59-6a3f0e2b9d11" },
         {
-          headers: { ...customer.auth.headers, "x-request-id": "req-unimplemented" },
+          headers: { ...customer.auth.headers, "x-request-id": "req-missing-order" },
         },
       )
       .then(
         () => undefined,
         (thrown: unknown) => ConnectError.from(thrown),
       );
-    expect(error?.code).toBe(Code.Unimplemented);
-    expect(error?.rawMessage).toContain("shop.v1.OrderService/GetOrder is not implemented yet: orders arrive");
+    expect(error?.code).toBe(Code.NotFound);
     const [info] = error?.findDetails(ErrorInfoSchema) ?? [];
     expect(info).toMatchObject({
-      reason: "NOT_IMPLEMENTED",
+      reason: "NOT_FOUND",
       domain: "shop.v1",
-      metadata: { requestId: "req-unimplemented" },
+      metadata: { requestId: "req-missing-order" },
     });
   });
 

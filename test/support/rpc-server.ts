@@ -4,6 +4,8 @@ import { buildApiServer } from "../../src/api/api-server.js";
 import { type AccessTokens, createAccessTokens } from "../../src/auth/access-tokens.js";
 import type { Orm } from "../../src/db/orm.js";
 import { openShopDatabase } from "../../src/db/shop-database.js";
+import { createOrders, type Orders } from "../../src/orders/orders.js";
+import { createPaymentGatewayClient } from "../../src/orders/payment-gateway-client.js";
 import { loadDescriptorRegistry } from "../../src/rpc/reflection.js";
 import { createRpcServer, type RpcServer } from "../../src/rpc/rpc-server.js";
 import { testLogger } from "./silent-logger.js";
@@ -19,19 +21,40 @@ export interface ListeningServer {
 export interface ListeningApi extends ListeningServer {
   orm: Orm;
   accessTokens: AccessTokens;
+  orders: Orders;
 }
 
 export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-signing";
 
 const descriptors = loadDescriptorRegistry();
 
-/** The real shop API on the run's database, listening on a free port of 127.0.0.1. */
-export async function startApiServer(): Promise<ListeningApi> {
+/** Where no gateway listens: for suites that never place an order. */
+const NO_GATEWAY = "http://127.0.0.1:9";
+
+/**
+ * The real shop API on the run's database, listening on a free port of 127.0.0.1, calling
+ * the payment gateway at `gatewayUrl` over gRPC.
+ */
+export async function startApiServer(options: { gatewayUrl?: string } = {}): Promise<ListeningApi> {
   const orm = await openShopDatabase(inject("databaseUrl"), testLogger);
   const accessTokens = createAccessTokens(TEST_JWT_SECRET);
-  const server = buildApiServer({ em: orm.em, accessTokens, descriptors, logger: testLogger, shutdownGraceMs: 5_000 });
+  const gateway = createPaymentGatewayClient({
+    baseUrl: options.gatewayUrl ?? NO_GATEWAY,
+    logger: testLogger,
+    timeoutMs: 2_000,
+    backoffMs: 20,
+  });
+  const orders = createOrders({ em: orm.em, gateway, logger: testLogger });
+  const server = buildApiServer({
+    em: orm.em,
+    accessTokens,
+    orders,
+    descriptors,
+    logger: testLogger,
+    shutdownGraceMs: 5_000,
+  });
   const listening = await listen(server, () => orm.close(true));
-  return { ...listening, orm, accessTokens };
+  return { ...listening, orm, accessTokens, orders };
 }
 
 /** Our server infrastructure around routes a test controls. */

@@ -1,0 +1,64 @@
+import { defineEntity, p } from "@mikro-orm/core";
+import { User } from "../auth/user.entity.js";
+import { createdAt, updatedAt, uuidPrimaryKey } from "../db/common-properties.js";
+import { Product } from "../inventory/product.entity.js";
+
+export const ORDER_STATES = ["pending_payment", "paid", "fulfilled", "payment_failed", "cancelled"] as const;
+export type OrderState = (typeof ORDER_STATES)[number];
+
+/**
+ * An order and where it is in its life (see the state machine in order_service.proto).
+ * Unique per (customer, request_id): the idempotency key of PlaceOrder.
+ */
+export const OrderSchema = defineEntity({
+  name: "Order",
+  tableName: "customer_order",
+  uniques: [{ name: "customer_order_request_unique", properties: ["customer", "requestId"] }],
+  indexes: [{ name: "customer_order_pending_index", properties: ["state", "updatedAt"] }],
+  checks: [
+    {
+      name: "customer_order_state_check",
+      expression: "state in ('pending_payment', 'paid', 'fulfilled', 'payment_failed', 'cancelled')",
+    },
+  ],
+  properties: {
+    id: uuidPrimaryKey(),
+    customer: () => p.manyToOne(User).index("customer_order_customer_index"),
+    requestId: p.string().length(64),
+    /** Hash of the request, to tell a retry from a reuse of the request_id. */
+    requestFingerprint: p.string().length(64),
+    state: p.string().length(24).$type<OrderState>(),
+    currencyCode: p.character().length(3),
+    subtotalMinor: p.bigint("number"),
+    totalMinor: p.bigint("number"),
+    cardBrand: p.string().length(16),
+    cardLast4: p.character().length(4),
+    chargeId: p.string().length(64).nullable(),
+    refundId: p.string().length(64).nullable(),
+    failureCode: p.string().length(32).nullable(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+});
+export class Order extends OrderSchema.class {}
+OrderSchema.setClass(Order);
+
+/** One line of an order, with the product's SKU, name and price when it was placed. */
+export const OrderLineSchema = defineEntity({
+  name: "OrderLine",
+  tableName: "order_line",
+  uniques: [{ name: "order_line_position_unique", properties: ["order", "position"] }],
+  properties: {
+    id: uuidPrimaryKey(),
+    order: () => p.manyToOne(Order),
+    position: p.integer(),
+    product: () => p.manyToOne(Product).index("order_line_product_index"),
+    sku: p.string().length(64),
+    productName: p.string().length(200),
+    quantity: p.integer(),
+    unitPriceMinor: p.bigint("number"),
+    lineTotalMinor: p.bigint("number"),
+  },
+});
+export class OrderLine extends OrderLineSchema.class {}
+OrderLineSchema.setClass(OrderLine);

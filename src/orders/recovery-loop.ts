@@ -1,0 +1,28 @@
+import type { Logger } from "../logging/logger.js";
+import type { Orders } from "./orders.js";
+
+/**
+ * Settles stale PENDING_PAYMENT orders at start-up and then periodically, in every API
+ * replica: settling is conditional on the order still being pending, so replicas that race
+ * for the same order settle it once.
+ */
+export function startRecoveryLoop(
+  orders: Orders,
+  options: { intervalMs: number; pendingTimeoutMs: number; logger: Logger },
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  const runOnce = () => {
+    running = orders.recoverPendingOrders(options.pendingTimeoutMs).catch((error: unknown) => {
+      options.logger.error({ event: "order.recovery_failed", err: error }, "order recovery failed");
+    });
+  };
+  runOnce();
+  const timer = setInterval(runOnce, options.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { randomUUID } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { ErrorInfoSchema, PreconditionFailureSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { OrderState } from "../../gen/shop/v1/order_service_pb.js";
+import { failureOf } from "../support/failures.js";
+import { useOrderApi } from "../support/order-fixture.js";
+import { createUser } from "../support/users.js";
+
+describe("OrderService.PlaceOrder", () => {
+  const fixture = useOrderApi();
+
+  it("reserves, charges, marks paid and fulfils, with prices from the catalogue", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 2 }]);
+    expect(order).toMatchObject({
+      state: OrderState.FULFILLED,
+      customerId: customer.id,
+      total: { currencyCode: "EUR", amountMinor: 2500n },
+      card: { brand: "visa", last4: "4242" },
+    });
+    expect(order?.lines).toEqual([
+      expect.objectContaining({
+        productId: product.id,
+        sku: product.sku,
+        quantity: 2,
+        lineTotal: expect.objectContaining({ amountMinor: 2500n }),
+      }),
+    ]);
+    expect(order?.chargeId).toMatch(/^ch_/);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 3, reserved: 0 });
+    expect(await fixture.chargesFor(`order-${order?.id}`)).toBe(1);
+  });
+
+  it.each([
+    ["4000000000000002", "generic_decline"],
+    ["4000000000009995", "insufficient_funds"],
+    ["4000000000000069", "expired_card"],
+    ["4000000000000127", "incorrect_cvc"],
+  ])(
+    "card %s: FAILED_PRECONDITION PAYMENT_DECLINED (%s), order PAYMENT_FAILED, stock released",
+    async (card, declineCode) => {
+      const customer = await createUser(fixture.api);
+      const product = await fixture.product(5);
+      const error = await failureOf(fixture.place(customer, [{ productId: product.id, quantity: 2 }], card));
+      expect(error.code).toBe(Code.FailedPrecondition);
+      const [info] = error.findDetails(ErrorInfoSchema);
+      expect(info).toMatchObject({ reason: "PAYMENT_DECLINED", metadata: expect.objectContaining({ declineCode }) });
+      const failed = await fixture.orders.getOrder({ id: info?.metadata.orderId ?? "" }, customer.auth);
+      expect(failed.order).toMatchObject({ state: OrderState.PAYMENT_FAILED, failureCode: declineCode });
+      expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 0 });
+    },
+  );
+
+  it("card 4000000000000119 (processing error): retried, then UNAVAILABLE with RetryInfo; recovery releases the stock", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const requestId = randomUUID();
+    const error = await failureOf(
+      fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4000000000000119", requestId),
+    );
+    expect(error.code).toBe(Code.Unavailable);
+    expect(error.findDetails(RetryInfoSchema)).toHaveLength(1);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 1 });
+
+    await fixture.api.orders.recoverPendingOrders(0);
+    const { orders } = await fixture.orders.listOrders({}, customer.auth);
+    expect(orders[0]).toMatchObject({ requestId, state: OrderState.PAYMENT_FAILED, failureCode: "not_charged" });
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 0 });
+  });
+
+  it("refuses a shortage with a PreconditionFailure naming every short product, reserving nothing", async () => {
+    const customer = await createUser(fixture.api);
+    const plenty = await fixture.product(10);
+    const few = await fixture.product(1);
+    const none = await fixture.product(0);
+    const error = await failureOf(
+      fixture.place(customer, [
+        { productId: plenty.id, quantity: 2 },
+        { productId: few.id, quantity: 3 },
+        { productId: none.id, quantity: 1 },
+      ]),
+    );
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("OUT_OF_STOCK");
+    const violations = error.findDetails(PreconditionFailureSchema)[0]?.violations ?? [];
+    expect(violations.map((v) => [v.subject, v.description]).sort()).toEqual(
+      [
+        [few.id, "requested 3, available 1"],
+        [none.id, "requested 1, available 0"],
+      ].sort(),
+    );
+    for (const product of [plenty, few, none]) expect((await fixture.stockOf(product.id)).reserved).toBe(0);
+  });
+
+  it("validates every line: count, quantity, duplicates and unknown products", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const invalid = await failureOf(
+      fixture.place(customer, [
+        { productId: product.id, quantity: 0 },
+        { productId: product.id, quantity: 1001 },
+      ]),
+    );
+    expect(invalid.code).toBe(Code.InvalidArgument);
+    expect((await failureOf(fixture.place(customer, []))).code).toBe(Code.InvalidArgument);
+    const unknown = await failureOf(fixture.place(customer, [{ productId: randomUUID(), quantity: 1 }]));
+    expect(unknown.code).toBe(Code.InvalidArgument);
+  });
+
+  it("answers 20 concurrent calls with one request_id with one order and one charge", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(10);
+    const requestId = randomUUID();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId),
+      ),
+    );
+    const ids = new Set(results.map((r) => r.order?.id));
+    expect(ids.size).toBe(1);
+    for (const result of results) expect(result.order?.state).toBe(OrderState.FULFILLED);
+    expect(await fixture.chargesFor(`order-${[...ids][0]}`)).toBe(1);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 9, reserved: 0 });
+  });
+
+  it("refuses a request_id reused with a different payload", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(10);
+    const requestId = randomUUID();
+    await fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId);
+    const error = await failureOf(
+      fixture.place(customer, [{ productId: product.id, quantity: 2 }], "4242424242424242", requestId),
+    );
+    expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("REQUEST_ID_REUSED");
+  });
+
+  it("needs a signed-in caller", async () => {
+    const product = await fixture.product(1);
+    const error = await failureOf(
+      fixture.orders.placeOrder({ requestId: randomUUID(), lines: [{ productId: product.id, quantity: 1 }] }),
+    );
+    expect(error.code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("orders when the gateway is down", () => {
+  const fixture = useOrderApi();
+
+  it("leaves the order pending with UNAVAILABLE, and recovery settles it by asking the gateway", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const gatewayUrl = fixture.gateway.baseUrl;
+    await fixture.gateway.stop();
+    const unreachable = await failureOf(fixture.place(customer, [{ productId: product.id, quantity: 2 }]));
+    expect(unreachable.code).toBe(Code.Unavailable);
+    expect(unreachable.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PAYMENT_GATEWAY_UNAVAILABLE");
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 2 });
+
+    // Recovery while the gateway is still down settles nothing.
+    expect(await fixture.api.orders.recoverPendingOrders(0)).toBe(0);
+    expect(gatewayUrl).toBeTruthy();
+  });
+});

@@ -1,0 +1,73 @@
+import { randomUUID } from "node:crypto";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll } from "vitest";
+import { InventoryService, type Product } from "../../gen/shop/v1/inventory_service_pb.js";
+import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
+import { type RunningTestGateway, startTestGateway, testCard } from "./gateway.js";
+import { createProduct } from "./products.js";
+import { type ListeningApi, startApiServer } from "./rpc-server.js";
+import { createUser, type TestUser } from "./users.js";
+
+export interface OrderFixture {
+  gateway: RunningTestGateway;
+  api: ListeningApi;
+  orders: Client<typeof OrderService>;
+  inventory: Client<typeof InventoryService>;
+  admin: TestUser;
+  /** A product with this much stock, priced 12.50 EUR. */
+  product(stock: number): Promise<Product>;
+  /** Stock levels as the database has them now. */
+  stockOf(productId: string): Promise<{ onHand: number; reserved: number }>;
+  place(
+    customer: TestUser,
+    lines: { productId: string; quantity: number }[],
+    cardNumber?: string,
+    requestId?: string,
+  ): ReturnType<Client<typeof OrderService>["placeOrder"]>;
+  /** Charges the gateway made under a key. */
+  chargesFor(idempotencyKey: string): Promise<number>;
+}
+
+/** For a describe block: the real gateway and the real API calling it over gRPC. */
+export function useOrderApi(): OrderFixture {
+  const fixture = {} as OrderFixture;
+  beforeAll(async () => {
+    fixture.gateway = await startTestGateway();
+    fixture.api = await startApiServer({ gatewayUrl: fixture.gateway.baseUrl });
+    const transport = createGrpcTransport({ baseUrl: fixture.api.baseUrl });
+    fixture.orders = createClient(OrderService, transport);
+    fixture.inventory = createClient(InventoryService, transport);
+    fixture.admin = await createUser(fixture.api, "admin");
+    fixture.product = (stock) =>
+      createProduct(fixture.inventory, fixture.admin, {
+        initialStock: stock,
+        amountMinor: 1250n,
+        name: "Order test product",
+      });
+    fixture.stockOf = async (productId) => {
+      const [row] = await fixture.api.orm.em
+        .fork()
+        .execute<{ stock_on_hand: number; stock_reserved: number }[]>(
+          "select stock_on_hand, stock_reserved from product where id = ?",
+          [productId],
+        );
+      return { onHand: row?.stock_on_hand ?? Number.NaN, reserved: row?.stock_reserved ?? Number.NaN };
+    };
+    fixture.place = (customer, lines, cardNumber = "4242424242424242", requestId = randomUUID()) =>
+      fixture.orders.placeOrder({ requestId, lines, card: testCard(cardNumber) }, customer.auth);
+    fixture.chargesFor = async (idempotencyKey) => {
+      const [row] = await fixture.gateway.orm.em
+        .fork()
+        .execute<{ count: string }[]>("select count(*) as count from payment.charge where idempotency_key = ?", [
+          idempotencyKey,
+        ]);
+      return Number(row?.count);
+    };
+  });
+  afterAll(async () => {
+    await fixture.api.stop();
+    await fixture.gateway.stop();
+  });
+  return fixture;
+}
