@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema, PreconditionFailureSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { OrderState } from "../../gen/shop/v1/order_service_pb.js";
 import { failureOf } from "../support/failures.js";
+import { startTestGateway, testCard } from "../support/gateway.js";
 import { useOrderApi } from "../support/order-fixture.js";
 import { createUser } from "../support/users.js";
 
@@ -148,18 +149,48 @@ describe("OrderService.PlaceOrder", () => {
 describe("orders when the gateway is down", () => {
   const fixture = useOrderApi();
 
-  it("leaves the order pending with UNAVAILABLE, and recovery settles it by asking the gateway", async () => {
+  async function placeWhileGatewayDown(quantity: number) {
     const customer = await createUser(fixture.api);
     const product = await fixture.product(5);
-    const gatewayUrl = fixture.gateway.baseUrl;
+    const port = Number(new URL(fixture.gateway.baseUrl).port);
     await fixture.gateway.stop();
-    const unreachable = await failureOf(fixture.place(customer, [{ productId: product.id, quantity: 2 }]));
+    const unreachable = await failureOf(fixture.place(customer, [{ productId: product.id, quantity }]));
     expect(unreachable.code).toBe(Code.Unavailable);
     expect(unreachable.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PAYMENT_GATEWAY_UNAVAILABLE");
-    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 2 });
-
+    expect(unreachable.findDetails(RetryInfoSchema)).toHaveLength(1);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: quantity });
     // Recovery while the gateway is still down settles nothing.
     expect(await fixture.api.orders.recoverPendingOrders(0)).toBe(0);
-    expect(gatewayUrl).toBeTruthy();
+    const { orders } = await fixture.orders.listOrders({}, customer.auth);
+    const pending = orders[0];
+    expect(pending?.state).toBe(OrderState.PENDING_PAYMENT);
+    return { customer, product, port, orderId: pending?.id ?? "" };
+  }
+
+  it("leaves an order pending that recovery fails once the gateway says it never charged it", async () => {
+    const { customer, product, port, orderId } = await placeWhileGatewayDown(2);
+    fixture.gateway = await startTestGateway({}, { port });
+
+    expect(await fixture.api.orders.recoverPendingOrders(0)).toBe(1);
+    const { order } = await fixture.orders.getOrder({ id: orderId }, customer.auth);
+    expect(order).toMatchObject({ state: OrderState.PAYMENT_FAILED, failureCode: "not_charged" });
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 0 });
+  });
+
+  it("finishes a pending order that recovery finds charged (the charge went through, the answer was lost)", async () => {
+    const { customer, product, port, orderId } = await placeWhileGatewayDown(3);
+    fixture.gateway = await startTestGateway({}, { port });
+    await fixture.gateway.client.charge({
+      idempotencyKey: `order-${orderId}`,
+      amountMinor: 3750n,
+      currencyCode: "EUR",
+      card: testCard("4242424242424242"),
+    });
+
+    expect(await fixture.api.orders.recoverPendingOrders(0)).toBe(1);
+    const { order } = await fixture.orders.getOrder({ id: orderId }, customer.auth);
+    expect(order?.state).toBe(OrderState.FULFILLED);
+    expect(order?.chargeId).toMatch(/^ch_/);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 2, reserved: 0 });
   });
 });

@@ -17,7 +17,10 @@ export interface RunningTestGateway {
 }
 
 /** The real MockPaymentGateway on the run's database, over real gRPC. */
-export async function startTestGateway(faults: Partial<FaultInjection> = {}): Promise<RunningTestGateway> {
+export async function startTestGateway(
+  faults: Partial<FaultInjection> = {},
+  options: { port?: number } = {},
+): Promise<RunningTestGateway> {
   const orm = await openGatewayDatabase(inject("databaseUrl"), testLogger);
   const server = buildGatewayServer({
     em: orm.em,
@@ -26,7 +29,7 @@ export async function startTestGateway(faults: Partial<FaultInjection> = {}): Pr
     logger: testLogger,
     shutdownGraceMs: 2_000,
   });
-  const port = await server.start(0, "127.0.0.1");
+  const port = await server.start(options.port ?? 0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${port}`;
   return {
     baseUrl,
