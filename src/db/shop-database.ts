@@ -1,9 +1,13 @@
 import type { Logger } from "../logging/logger.js";
+import { prepareJobQueue } from "../notifications/email-jobs.js";
 import { shopEntities } from "./entities.js";
 import { shopMigrations } from "./migration-list.js";
 import { migrateToLatest, type Orm, openOrm } from "./orm.js";
 
-/** Opens the shop's database and brings its schema up to date: migrations run at start-up. */
+/**
+ * Opens the shop's database and brings its schema up to date: our migrations, then the job
+ * queue's own schema, run at start-up.
+ */
 export async function openShopDatabase(databaseUrl: string, logger: Logger): Promise<Orm> {
   const orm = await openOrm({
     databaseUrl,
@@ -14,6 +18,7 @@ export async function openShopDatabase(databaseUrl: string, logger: Logger): Pro
   });
   try {
     await migrateToLatest(orm, databaseUrl, logger);
+    await prepareJobQueue(databaseUrl, logger);
   } catch (error) {
     await orm.close(true);
     throw error;

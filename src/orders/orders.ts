@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Caller } from "../auth/caller.js";
 import type { Logger } from "../logging/logger.js";
+import { enqueueOrderEmail } from "../notifications/email-jobs.js";
 import { brandOf } from "../shared/card-brand.js";
 import {
   InvalidRequest,
@@ -179,6 +180,7 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
           product?.stock_on_hand ?? 0,
         );
       }
+      await enqueueOrderEmail(tx, orderId, "confirmation");
       return true;
     });
     if (!settled) return;
@@ -358,6 +360,7 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
             product?.stock_on_hand ?? 0,
           );
         }
+        await enqueueOrderEmail(tx, order.id, "cancellation");
         return true;
       });
       if (!cancelled) throw new InvalidOrderState(order.id, "CANCELLED", "cancel");

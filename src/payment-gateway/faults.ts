@@ -12,6 +12,8 @@ export interface FaultInjection {
   failureRate: number;
   /** Charges never answer: they wait until the caller's deadline or cancellation. */
   hangCharges: boolean;
+  /** Decides which calls fail (below failureRate); a script of values makes failures repeatable. */
+  random?: () => number;
 }
 
 export const NO_FAULTS: FaultInjection = { latencyMs: 0, failureRate: 0, hangCharges: false };
@@ -19,10 +21,10 @@ export const NO_FAULTS: FaultInjection = { latencyMs: 0, failureRate: 0, hangCha
 export async function injectFaults(
   faults: FaultInjection,
   signal: AbortSignal,
-  options: { isCharge: boolean; random?: () => number },
+  options: { isCharge: boolean },
 ): Promise<void> {
   if (faults.latencyMs > 0) await sleep(faults.latencyMs);
-  if (faults.failureRate > 0 && (options.random ?? Math.random)() < faults.failureRate) {
+  if (faults.failureRate > 0 && (faults.random ?? Math.random)() < faults.failureRate) {
     throw new TemporarilyUnavailable("INJECTED_FAULT", "the payment processor is temporarily unavailable", 100);
   }
   if (faults.hangCharges && options.isCharge) {

@@ -72,6 +72,8 @@ describe("reading, listing and cancelling orders", () => {
     });
     expect(charge?.amountRefundedMinor).toBe(2500n);
 
+    expect(await fixture.emailJobsFor(order?.id ?? "")).toEqual(["order-cancellation", "order-confirmation"]);
+
     const again = await failureOf(fixture.orders.cancelOrder({ id: order?.id ?? "" }, customer.auth));
     expect(again.code).toBe(Code.FailedPrecondition);
     expect(again.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INVALID_ORDER_STATE");

@@ -32,6 +32,7 @@ describe("OrderService.PlaceOrder", () => {
     expect(order?.chargeId).toMatch(/^ch_/);
     expect(await fixture.stockOf(product.id)).toEqual({ onHand: 3, reserved: 0 });
     expect(await fixture.chargesFor(`order-${order?.id}`)).toBe(1);
+    expect(await fixture.emailJobsFor(order?.id ?? "")).toEqual(["order-confirmation"]);
   });
 
   it.each([
@@ -123,6 +124,7 @@ describe("OrderService.PlaceOrder", () => {
     expect(ids.size).toBe(1);
     for (const result of results) expect(result.order?.state).toBe(OrderState.FULFILLED);
     expect(await fixture.chargesFor(`order-${[...ids][0]}`)).toBe(1);
+    expect(await fixture.emailJobsFor([...ids][0] ?? "")).toEqual(["order-confirmation"]);
     expect(await fixture.stockOf(product.id)).toEqual({ onHand: 9, reserved: 0 });
   });
 
@@ -192,5 +194,20 @@ describe("orders when the gateway is down", () => {
     expect(order?.state).toBe(OrderState.FULFILLED);
     expect(order?.chargeId).toMatch(/^ch_/);
     expect(await fixture.stockOf(product.id)).toEqual({ onHand: 2, reserved: 0 });
+  });
+});
+
+describe("orders when the gateway fails transiently", () => {
+  // The first two gateway calls fail with UNAVAILABLE, every later one succeeds.
+  const script = [0, 0];
+  const fixture = useOrderApi({ failureRate: 0.5, random: () => script.shift() ?? 1 });
+
+  it("retries the charge under the same idempotency key and charges once", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
+    expect(order?.state).toBe(OrderState.FULFILLED);
+    expect(script).toEqual([]); // both failures were met, and retried past
+    expect(await fixture.chargesFor(`order-${order?.id}`)).toBe(1);
   });
 });

@@ -4,6 +4,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll } from "vitest";
 import { InventoryService, type Product } from "../../gen/shop/v1/inventory_service_pb.js";
 import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
+import type { FaultInjection } from "../../src/payment-gateway/faults.js";
 import { type RunningTestGateway, startTestGateway, testCard } from "./gateway.js";
 import { createProduct } from "./products.js";
 import { type ListeningApi, startApiServer } from "./rpc-server.js";
@@ -27,13 +28,15 @@ export interface OrderFixture {
   ): ReturnType<Client<typeof OrderService>["placeOrder"]>;
   /** Charges the gateway made under a key. */
   chargesFor(idempotencyKey: string): Promise<number>;
+  /** The email jobs queued for an order, by kind ("order-confirmation", ...), sorted. */
+  emailJobsFor(orderId: string): Promise<string[]>;
 }
 
 /** For a describe block: the real gateway and the real API calling it over gRPC. */
-export function useOrderApi(): OrderFixture {
+export function useOrderApi(faults: Partial<FaultInjection> = {}): OrderFixture {
   const fixture = {} as OrderFixture;
   beforeAll(async () => {
-    fixture.gateway = await startTestGateway();
+    fixture.gateway = await startTestGateway(faults);
     fixture.api = await startApiServer({ gatewayUrl: fixture.gateway.baseUrl });
     const transport = createGrpcTransport({ baseUrl: fixture.api.baseUrl });
     fixture.orders = createClient(OrderService, transport);
@@ -65,6 +68,15 @@ export function useOrderApi(): OrderFixture {
       return Number(row?.count);
     };
   });
+  fixture.emailJobsFor = async (orderId) => {
+    const rows = await fixture.api.orm.em
+      .fork()
+      .execute<{ kind: string }[]>(
+        "select split_part(key, ':', 1) as kind from graphile_worker.jobs where key in (?, ?) order by key",
+        [`order-confirmation:${orderId}`, `order-cancellation:${orderId}`],
+      );
+    return rows.map((row) => row.kind);
+  };
   afterAll(async () => {
     await fixture.api.stop();
     await fixture.gateway.stop();
