@@ -4,7 +4,7 @@ import type { Logger } from "../logging/logger.js";
 import { brandOf } from "../shared/card-brand.js";
 import { ResourceNotFound, TemporarilyUnavailable } from "../shared/domain-error.js";
 import { RequestValidator } from "../validation/request-validator.js";
-import { type FaultInjection, injectFaults } from "./faults.js";
+import { type FaultInjection, injectFaultsBefore, injectLatencyAfter } from "./faults.js";
 import { IdempotencyKeyReused, RefundRefused } from "./payment-errors.js";
 import { type DeclineCode, outcomeFor, passesLuhn } from "./test-cards.js";
 
@@ -107,7 +107,7 @@ export function createCharges(deps: {
       const card = checkCard(check, input.card, now());
       check.throwIfInvalid();
 
-      await injectFaults(deps.faults, signal, { isCharge: true });
+      await injectFaultsBefore(deps.faults, signal, { isCharge: true });
       const outcome = outcomeFor(card.digits);
       if (outcome.kind === "processing_error") {
         // Transient and not recorded: a retry with the same key is processed afresh.
@@ -162,12 +162,14 @@ export function createCharges(deps: {
           },
           charge.status === "succeeded" ? "charged" : "declined",
         );
+        await injectLatencyAfter(deps.faults);
         return charge;
       }
       // The key was used before: the same request gets the stored first result.
       const existing = await findCharge(conn, "idempotency_key", idempotencyKey);
       if (!existing) throw new Error("charge vanished after an idempotency conflict");
       if (existing.request_fingerprint !== fingerprint) throw new IdempotencyKeyReused(idempotencyKey);
+      await injectLatencyAfter(deps.faults);
       return chargeFromRow(existing);
     },
 
@@ -177,11 +179,12 @@ export function createCharges(deps: {
       const idempotencyKey = check.text("idempotency_key", lookup.idempotencyKey ?? "", { max: 255 });
       if (!chargeId && !idempotencyKey) check.violation("lookup", "set charge_id or idempotency_key", "REQUIRED");
       check.throwIfInvalid();
-      await injectFaults(deps.faults, signal, { isCharge: false });
+      await injectFaultsBefore(deps.faults, signal, { isCharge: false });
       const row = chargeId
         ? await findCharge(em(), "id", chargeId)
         : await findCharge(em(), "idempotency_key", idempotencyKey);
       if (!row) throw new ResourceNotFound(CHARGE_RESOURCE, chargeId || idempotencyKey);
+      await injectLatencyAfter(deps.faults);
       return chargeFromRow(row);
     },
 
@@ -191,7 +194,7 @@ export function createCharges(deps: {
       const idempotencyKey = check.text("idempotency_key", input.idempotencyKey, { min: 1, max: 255 });
       const requested = check.bigint("amount_minor", input.amountMinor, { min: 0, max: MAX_AMOUNT_MINOR });
       check.throwIfInvalid();
-      await injectFaults(deps.faults, signal, { isCharge: false });
+      await injectFaultsBefore(deps.faults, signal, { isCharge: false });
 
       const conn = em();
       const replay = async (): Promise<{ refund: RefundRecord; charge: ChargeRecord } | undefined> => {
@@ -208,7 +211,7 @@ export function createCharges(deps: {
       if (earlier) return earlier;
 
       try {
-        return await conn.transactional(async (tx) => {
+        const refunded = await conn.transactional(async (tx) => {
           const charge = await findCharge(tx, "id", chargeId);
           if (!charge) throw new ResourceNotFound(CHARGE_RESOURCE, chargeId);
           if (charge.status !== "succeeded") {
@@ -237,6 +240,8 @@ export function createCharges(deps: {
           deps.logger.info({ event: "payment.refunded", chargeId, amountMinor: amount }, "refunded");
           return { refund: refundFromRow(refund as RefundRow), charge: chargeFromRow(updated) };
         });
+        await injectLatencyAfter(deps.faults);
+        return refunded;
       } catch (error) {
         // A concurrent duplicate committed first; its transaction won, ours rolled back.
         const concurrent = await replay().catch(() => undefined);

@@ -4,8 +4,9 @@ import { TemporarilyUnavailable } from "../shared/domain-error.js";
 /** Misbehaviour on demand, for tests and demos of how callers cope with a flaky processor. */
 export interface FaultInjection {
   /**
-   * Added to every Charge, Refund and GetCharge. Like a real processor, the gateway finishes
-   * the work even if the caller gives up meanwhile.
+   * Added to every Charge, Refund and GetCharge after the work is done: the charge is made,
+   * its answer is slow. The most dangerous case for callers, whose deadline may pass after
+   * the money moved.
    */
   latencyMs: number;
   /** Share of those calls, 0 to 1, answered UNAVAILABLE before doing anything. */
@@ -18,12 +19,12 @@ export interface FaultInjection {
 
 export const NO_FAULTS: FaultInjection = { latencyMs: 0, failureRate: 0, hangCharges: false };
 
-export async function injectFaults(
+/** Before the work: failures that leave nothing done. */
+export async function injectFaultsBefore(
   faults: FaultInjection,
   signal: AbortSignal,
   options: { isCharge: boolean },
 ): Promise<void> {
-  if (faults.latencyMs > 0) await sleep(faults.latencyMs);
   if (faults.failureRate > 0 && (faults.random ?? Math.random)() < faults.failureRate) {
     throw new TemporarilyUnavailable("INJECTED_FAULT", "the payment processor is temporarily unavailable", 100);
   }
@@ -32,4 +33,9 @@ export async function injectFaults(
       signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
     );
   }
+}
+
+/** After the work: a slow answer. Not cut short by the caller leaving, as a real processor is not. */
+export async function injectLatencyAfter(faults: FaultInjection): Promise<void> {
+  if (faults.latencyMs > 0) await sleep(faults.latencyMs);
 }

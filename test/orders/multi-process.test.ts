@@ -130,10 +130,15 @@ describe("orders across API processes", { timeout: 120_000 }, () => {
     });
   }
 
+  /**
+   * Places an order on a new API process and kills it with SIGKILL once `ready` says so,
+   * while the order is pending payment.
+   */
   async function placeAndKill(
     gateway: RunningTestGateway,
     productId: string,
     auth: { headers: Record<string, string> },
+    ready: (orderId: string) => Promise<unknown>,
   ) {
     const { api, orders } = await startApi(gateway);
     const requestId = randomUUID();
@@ -141,10 +146,18 @@ describe("orders across API processes", { timeout: 120_000 }, () => {
       .placeOrder({ requestId, lines: [{ productId, quantity: 2 }], card: testCard("4242424242424242") }, auth)
       .catch(() => undefined);
     const orderId = await pendingOrderFor(requestId);
+    await ready(orderId);
     api.child.kill("SIGKILL");
     await api.exited;
     await placing;
     return orderId;
+  }
+
+  async function chargeRecorded(gateway: RunningTestGateway, orderId: string) {
+    const [charge] = await gateway.orm.em
+      .fork()
+      .execute<{ id: string }[]>("select id from payment.charge where idempotency_key = ?", [`order-${orderId}`]);
+    return charge;
   }
 
   async function recoverAndRead(gateway: RunningTestGateway, orderId: string) {
@@ -160,15 +173,13 @@ describe("orders across API processes", { timeout: 120_000 }, () => {
   }
 
   it("after a SIGKILL between charge and commit, recovery marks the charged order paid and sells its stock", async () => {
-    const slowGateway = await startTestGateway({ latencyMs: 1_500 });
+    // Charges are made at once but answered only after 3 s (within the shop's 5 s deadline):
+    // the process dies in between.
+    const slowGateway = await startTestGateway({ latencyMs: 3_000 });
     const productId = await productWithStock(10);
     const [auth] = await customers(1);
-    const orderId = await placeAndKill(slowGateway, productId, auth as { headers: Record<string, string> });
-    // The processor finishes the charge although its caller died.
-    await eventually("the gateway records the charge", () =>
-      slowGateway.client
-        .getCharge({ lookup: { case: "idempotencyKey", value: `order-${orderId}` } })
-        .catch(() => undefined),
+    const orderId = await placeAndKill(slowGateway, productId, auth as { headers: Record<string, string> }, (id) =>
+      eventually("the gateway records the charge", () => chargeRecorded(slowGateway, id)),
     );
     expect(await stockOf(productId)).toEqual({ onHand: 10, reserved: 2, sold: 0 });
 
@@ -181,7 +192,12 @@ describe("orders across API processes", { timeout: 120_000 }, () => {
     const hangingGateway = await startTestGateway({ hangCharges: true });
     const productId = await productWithStock(10);
     const [auth] = await customers(1);
-    const orderId = await placeAndKill(hangingGateway, productId, auth as { headers: Record<string, string> });
+    const orderId = await placeAndKill(
+      hangingGateway,
+      productId,
+      auth as { headers: Record<string, string> },
+      async () => {},
+    );
     expect(await stockOf(productId)).toEqual({ onHand: 10, reserved: 2, sold: 0 });
 
     expect(await recoverAndRead(hangingGateway, orderId)).toEqual({
