@@ -157,7 +157,11 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
     });
   }
 
-  /** Paid: the reservation becomes a sale (on hand decreases); then the order is fulfilled. */
+  /**
+   * Paid: the reservation becomes a sale (on hand decreases), the confirmation email is
+   * queued, and the order is handed to fulfilment, which here completes at once. All in one
+   * transaction, so no reader (a concurrent duplicate request, say) sees a half-settled order.
+   */
   async function markPaid(orderId: string, chargeId: string): Promise<void> {
     const settled = await em().transactional(async (tx) => {
       const [order] = await tx.execute<{ id: string }[]>(
@@ -181,14 +185,13 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
         );
       }
       await enqueueOrderEmail(tx, orderId, "confirmation");
+      await tx.execute(`update "customer_order" set "state" = 'fulfilled' where "id" = ? and "state" = 'paid'`, [
+        orderId,
+      ]);
       return true;
     });
     if (!settled) return;
     logger.info({ event: "order.paid", orderId, chargeId }, "order paid");
-    await em().execute(
-      `update "customer_order" set "state" = 'fulfilled', "updated_at" = now() where "id" = ? and "state" = 'paid'`,
-      [orderId],
-    );
     logger.info({ event: "order.fulfilled", orderId }, "order fulfilled");
   }
 
