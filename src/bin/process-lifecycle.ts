@@ -1,4 +1,5 @@
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { provideDatabaseServer } from "../db/database.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 
 export interface Running {
@@ -55,4 +56,28 @@ export async function runProcess(
     process.exit(1);
   }
   if (stopping) await stopAndExit();
+}
+
+/**
+ * Starts a deployable on its database: DATABASE_URL's, or an embedded one kept under
+ * DATA_DIR that stops after the deployable has.
+ */
+export async function startOnDatabase(
+  config: Config,
+  logger: Logger,
+  start: (databaseUrl: string) => Promise<Running>,
+): Promise<Running> {
+  const database = await provideDatabaseServer(config, logger);
+  try {
+    const running = await start(database.databaseUrl);
+    return {
+      async stop() {
+        await running.stop();
+        await database.stop();
+      },
+    };
+  } catch (error) {
+    await database.stop();
+    throw error;
+  }
 }
