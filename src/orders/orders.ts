@@ -245,7 +245,16 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
     }
     if (outcome.status === "succeeded") {
       await markPaid(order.id, outcome.chargeId);
-      return (await loadOrder(em(), order.id)) as OrderView;
+      const settled = (await loadOrder(em(), order.id)) as OrderView;
+      if (settled.state !== "payment_failed") return settled;
+      // Recovery gave up on this order (its charge was not found) while this retry charged it:
+      // the money goes back, so a failed order never keeps a payment.
+      await gateway.refund({ chargeId: outcome.chargeId, idempotencyKey: refundKeyOf(order.id) });
+      logger.warn(
+        { event: "order.late_charge_refunded", orderId: order.id, chargeId: outcome.chargeId },
+        "late charge refunded",
+      );
+      throw new PaymentDeclined(order.id, settled.failureCode ?? "not_charged");
     }
     await markPaymentFailed(order.id, outcome.declineCode);
     throw new PaymentDeclined(order.id, outcome.declineCode);

@@ -211,3 +211,40 @@ describe("orders when the gateway fails transiently", () => {
     expect(await fixture.chargesFor(`order-${order?.id}`)).toBe(1);
   });
 });
+
+describe("a retry racing recovery", () => {
+  const fixture = useOrderApi();
+
+  it("refunds a charge made by a retry after recovery failed the order, so a failed order keeps no money", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const requestId = randomUUID();
+    const port = Number(new URL(fixture.gateway.baseUrl).port);
+    await fixture.gateway.stop();
+    await failureOf(fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId));
+    const { orders } = await fixture.orders.listOrders({}, customer.auth);
+    const orderId = orders[0]?.id ?? "";
+    // The gateway is back, answering slowly: charges are made at once, answered a second later.
+    fixture.gateway = await startTestGateway({ latencyMs: 1_000 }, { port });
+
+    const retry = fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId);
+    for (let attempt = 0; (await fixture.chargesFor(`order-${orderId}`)) === 0; attempt++) {
+      if (attempt > 200) throw new Error("the retry never charged");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // While the retry waits for its answer, recovery (on another replica) found no charge yet and failed the order.
+    await fixture.api.orm.em
+      .fork()
+      .execute(
+        "update customer_order set state = 'payment_failed', failure_code = 'not_charged' where id = ? and state = 'pending_payment'",
+        [orderId],
+      );
+
+    const error = await failureOf(retry);
+    expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PAYMENT_DECLINED");
+    const { charge } = await fixture.gateway.client.getCharge({
+      lookup: { case: "idempotencyKey", value: `order-${orderId}` },
+    });
+    expect(charge?.amountRefundedMinor).toBe(charge?.amountMinor);
+  });
+});
