@@ -56,6 +56,10 @@ export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }
         pattern: EMAIL,
         patternHint: "an email address like name@example.com",
       });
+      // Lower-casing can lengthen some characters (İ becomes i̇): the stored form must fit too.
+      if (email.length <= EMAIL_MAX_LENGTH && normalizeEmail(email).length > EMAIL_MAX_LENGTH) {
+        check.violation("email", `must be at most ${EMAIL_MAX_LENGTH} characters long`, "TOO_LONG");
+      }
       const displayName = check.text("display_name", input.displayName, { min: 1, max: 100 });
       checkPassword(check, input.password, email);
       check.throwIfInvalid();
@@ -79,7 +83,10 @@ export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }
 
     async login(input) {
       const check = new RequestValidator();
-      check.text("email", input.email, { min: 1, max: EMAIL_MAX_LENGTH });
+      const email = check.text("email", input.email, { min: 1, max: EMAIL_MAX_LENGTH });
+      if (email.length <= EMAIL_MAX_LENGTH && normalizeEmail(email).length > EMAIL_MAX_LENGTH) {
+        check.violation("email", `must be at most ${EMAIL_MAX_LENGTH} characters long`, "TOO_LONG");
+      }
       if (input.password === "") check.violation("password", "is required", "REQUIRED");
       else if (input.password.length > PASSWORD_MAX_LENGTH) {
         check.violation("password", `must be at most ${PASSWORD_MAX_LENGTH} characters long`, "TOO_LONG");
@@ -94,14 +101,14 @@ export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }
         [emailNormalized],
       );
       if (lock) throw new TooManyLoginAttempts(Number(lock.retry_after_ms));
+      // Counted before the (slow) password check, so parallel guesses cannot slip past the limit.
+      const attempt = await countAttempt(conn, emailNormalized);
+      if (attempt.failures > FAILURES_BEFORE_LOCKOUT) throw new TooManyLoginAttempts(attempt.retryAfterMs);
 
       const user = await conn.findOne(User, { emailNormalized });
       // An unknown email costs a full password verification too: same answer, same time.
       const matches = await verifyPassword(input.password, user?.passwordHash ?? (await decoyPasswordHash()));
-      if (!user || !matches) {
-        await recordFailure(conn, emailNormalized);
-        throw new InvalidCredentials();
-      }
+      if (!user || !matches) throw new InvalidCredentials();
       await conn.execute("delete from login_throttle where email_normalized = ?", [emailNormalized]);
       const { token, expiresAt } = tokens.issue({ userId: user.id, role: user.role });
       return { token, expiresAt, user };
@@ -156,11 +163,15 @@ function checkPassword(check: RequestValidator, password: string, email: string)
   }
 }
 
-/** Counts a failure atomically, locking the email once there are too many in a row. */
-async function recordFailure(em: EntityManager, emailNormalized: string): Promise<void> {
+/**
+ * Counts a login attempt atomically as a failure until it succeeds (success deletes the
+ * count), locking the email once too many fail in a row. The exponent is capped, so a
+ * long-hammered email's lockout stays at the maximum instead of overflowing.
+ */
+async function countAttempt(em: EntityManager, emailNormalized: string) {
   const failures = `case when login_throttle.last_failure_at < now() - make_interval(secs => ${FAILURE_WINDOW_SECONDS})
     then 1 else login_throttle.failures + 1 end`;
-  await em.execute(
+  const [row] = await em.execute<{ failures: number; retry_after_ms: string | null }[]>(
     `insert into login_throttle (email_normalized, failures, last_failure_at, locked_until)
      values (?, 1, now(), null)
      on conflict (email_normalized) do update set
@@ -168,8 +179,10 @@ async function recordFailure(em: EntityManager, emailNormalized: string): Promis
        last_failure_at = now(),
        locked_until = case when ${failures} >= ${FAILURES_BEFORE_LOCKOUT}
          then now() + make_interval(secs => least(${MAX_LOCKOUT_SECONDS},
-           ${FIRST_LOCKOUT_SECONDS} * power(2, ${failures} - ${FAILURES_BEFORE_LOCKOUT})))
-         else null end`,
+           ${FIRST_LOCKOUT_SECONDS} * power(2, least(${failures} - ${FAILURES_BEFORE_LOCKOUT}, 10))))
+         else null end
+     returning failures, ceil(extract(epoch from (locked_until - now())) * 1000) as retry_after_ms`,
     [emailNormalized],
   );
+  return { failures: row?.failures ?? 0, retryAfterMs: Number(row?.retry_after_ms ?? FIRST_LOCKOUT_SECONDS * 1000) };
 }

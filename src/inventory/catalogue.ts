@@ -9,7 +9,8 @@ import { PRODUCT_COLUMNS, type ProductRow, productFromRow, versionFromEtag } fro
 
 export const PRODUCT_RESOURCE = "shop.v1.Product";
 const SKU = /^[A-Z0-9][A-Z0-9._-]*$/;
-const MAX_PRICE_MINOR = 1_000_000_000_00;
+/** The most one charge may be at the payment processor. */
+const MAX_PRICE_MINOR = 99_999_999;
 export const MAX_STOCK_CHANGE = 1_000_000;
 
 export interface Price {

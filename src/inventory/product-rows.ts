@@ -43,5 +43,8 @@ export function etagOf(product: Pick<ProductRecord, "id" | "version">): string {
 /** The version an etag stands for, or undefined if it is not an etag of this product. */
 export function versionFromEtag(productId: string, etag: string): number | undefined {
   const [id, version] = Buffer.from(etag, "base64url").toString("utf8").split(":");
-  return id === productId && version !== undefined && /^\d+$/.test(version) ? Number(version) : undefined;
+  const parsed = Number(version);
+  return id === productId && version !== undefined && /^\d{1,10}$/.test(version) && parsed <= 2_147_483_647
+    ? parsed
+    : undefined;
 }

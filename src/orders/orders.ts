@@ -3,7 +3,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Caller } from "../auth/caller.js";
 import type { Logger } from "../logging/logger.js";
 import { enqueueOrderEmail } from "../notifications/email-jobs.js";
-import { brandOf } from "../shared/card-brand.js";
+import { brandOf, hasExpired, passesLuhn } from "../shared/card-numbers.js";
 import {
   InvalidRequest,
   PermissionDenied,
@@ -24,6 +24,9 @@ const MAX_QUANTITY = 1000;
 /** How long callers should wait before retrying when the gateway's answer is unknown. */
 const RETRY_AFTER_GATEWAY_OUTAGE_MS = 2_000;
 const CANCELLABLE: readonly OrderState[] = ["paid", "fulfilled"];
+/** What one card charge may be: free orders are refused, and so is more than the processor takes. */
+const MIN_TOTAL_MINOR = 1;
+const MAX_TOTAL_MINOR = 99_999_999;
 
 export interface PlaceOrderInput {
   requestId: string;
@@ -148,6 +151,15 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
           ],
         );
       }
+      if (subtotal < MIN_TOTAL_MINOR || subtotal > MAX_TOTAL_MINOR) {
+        throw new InvalidRequest([
+          {
+            field: "lines",
+            description: `the order total must be from ${MIN_TOTAL_MINOR} to ${MAX_TOTAL_MINOR} minor units, not ${subtotal}`,
+            reason: "TOTAL_OUT_OF_RANGE",
+          },
+        ]);
+      }
       await tx.execute(
         `update "customer_order" set "currency_code" = ?, "subtotal_minor" = ?, "total_minor" = ? where "id" = ?`,
         [currencies[0], subtotal, subtotal, created.id],
@@ -218,6 +230,12 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
 
   /** Charges the order (again, under the same key: the gateway makes it happen once) and settles it. */
   async function chargeAndSettle(order: OrderView, card: CardDetails): Promise<OrderView> {
+    // Claimed as freshly attempted, so recovery leaves it alone while this charge is in flight.
+    const [claimed] = await em().execute<{ id: string }[]>(
+      `update "customer_order" set "updated_at" = now() where "id" = ? and "state" = 'pending_payment' returning "id"`,
+      [order.id],
+    );
+    if (!claimed) return replay((await loadOrder(em(), order.id)) as OrderView);
     let outcome: Awaited<ReturnType<PaymentGateway["charge"]>>;
     try {
       outcome = await gateway.charge({
@@ -228,11 +246,7 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
         description: `order ${order.id}`,
       });
     } catch (error) {
-      if (!(error instanceof GatewayUnavailable)) {
-        // Refused outright (the gateway found the card invalid): nothing was charged.
-        await markPaymentFailed(order.id, "card_refused");
-        throw error;
-      }
+      if (!(error instanceof GatewayUnavailable)) throw error;
       logger.warn(
         { event: "order.payment_pending", orderId: order.id },
         "payment outcome unknown; order stays pending",
@@ -260,6 +274,12 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
     throw new PaymentDeclined(order.id, outcome.declineCode);
   }
 
+  /** A settled order's answer, the same for the first request and every retry. */
+  function replay(order: OrderView): OrderView {
+    if (order.state === "payment_failed") throw new PaymentDeclined(order.id, order.failureCode ?? "declined");
+    return order;
+  }
+
   async function visibleOrder(caller: Caller, id: string): Promise<OrderView> {
     const check = new RequestValidator();
     check.uuid("id", id);
@@ -278,14 +298,7 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
       const { orderId, created } = await createAndReserve(caller, valid);
       const order = (await loadOrder(em(), orderId)) as OrderView;
       if (!created && order.requestFingerprint !== valid.fingerprint) throw new RequestIdReused(valid.requestId);
-      switch (order.state) {
-        case "pending_payment":
-          return chargeAndSettle(order, valid.card);
-        case "payment_failed":
-          throw new PaymentDeclined(order.id, order.failureCode ?? "declined");
-        default:
-          return order;
-      }
+      return order.state === "pending_payment" ? chargeAndSettle(order, valid.card) : replay(order);
     },
 
     getOrder: visibleOrder,
@@ -301,7 +314,7 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
       const customerId = caller.role === "admin" ? query.customerId : caller.userId;
       const filters = { customerId, state: query.state ?? "" };
       const after = decodePageToken(query.pageToken, filters, 2);
-      if (after && (typeof after[0] !== "number" || !isUuid(after[1]))) {
+      if (after && (!Number.isSafeInteger(after[0]) || (after[0] as number) < 0 || !isUuid(after[1]))) {
         throw new InvalidRequest([
           { field: "page_token", description: "is not a token this API issued", reason: "INVALID_FORMAT" },
         ]);
@@ -439,8 +452,14 @@ function validatePlaceOrder(input: PlaceOrderInput): ValidPlaceOrder {
   if (check.present("card", card)) {
     digits = card.number.replace(/ /g, "");
     if (!/^\d{12,19}$/.test(digits)) check.violation("card.number", "must be 12 to 19 digits", "INVALID_FORMAT");
+    else if (!passesLuhn(digits)) {
+      check.violation("card.number", "is not a valid card number (Luhn check failed)", "INVALID_CARD_NUMBER");
+    }
     check.integer("card.exp_month", card.expMonth, { min: 1, max: 12 });
     check.integer("card.exp_year", card.expYear, { min: 2000, max: 2100 });
+    if (card.expMonth >= 1 && card.expMonth <= 12 && hasExpired(card.expMonth, card.expYear, new Date())) {
+      check.violation("card.exp_year", "the card has expired", "CARD_EXPIRED");
+    }
     if (!/^\d{3,4}$/.test(card.cvc)) check.violation("card.cvc", "must be 3 or 4 digits", "INVALID_FORMAT");
   }
   check.throwIfInvalid();
@@ -453,7 +472,7 @@ function validatePlaceOrder(input: PlaceOrderInput): ValidPlaceOrder {
     cardLast4: digits.slice(-4),
     // The card's number is not kept, so a retry is recognised by its lines and card's last digits.
     fingerprint: createHash("sha256")
-      .update(JSON.stringify([lines, digits.slice(-4), validCard.expMonth, validCard.expYear]))
+      .update(JSON.stringify([lines, brandOf(digits), digits.slice(-4), validCard.expMonth, validCard.expYear]))
       .digest("hex"),
   };
 }

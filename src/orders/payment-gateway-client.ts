@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
+  type Charge,
   ChargeStatus,
   DeclineCode,
   MockPaymentGatewayService,
@@ -59,18 +60,26 @@ export function createPaymentGatewayClient(options: GatewayClientOptions): Payme
 
   return {
     async charge(input) {
-      const { charge } = await withRetries("charge", () =>
-        client.charge(
-          {
-            idempotencyKey: input.idempotencyKey,
-            amountMinor: BigInt(input.amountMinor),
-            currencyCode: input.currencyCode,
-            card: input.card,
-            description: input.description,
-          },
-          { timeoutMs },
-        ),
-      );
+      let charge: Charge | undefined;
+      try {
+        ({ charge } = await withRetries("charge", () =>
+          client.charge(
+            {
+              idempotencyKey: input.idempotencyKey,
+              amountMinor: BigInt(input.amountMinor),
+              currencyCode: input.currencyCode,
+              card: input.card,
+              description: input.description,
+            },
+            { timeoutMs },
+          ),
+        ));
+      } catch (error) {
+        // Any other failure (cancelled, internal, a reset stream) may come after the money
+        // moved: the outcome is unknown, and only asking later under the same key settles it.
+        if (error instanceof GatewayUnavailable) throw error;
+        throw new GatewayUnavailable(error);
+      }
       if (charge?.status === ChargeStatus.SUCCEEDED) return { status: "succeeded", chargeId: charge.id };
       return { status: "declined", declineCode: DECLINE_CODES[charge?.declineCode ?? DeclineCode.UNSPECIFIED] };
     },

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Logger } from "../logging/logger.js";
-import { brandOf } from "../shared/card-brand.js";
-import { ResourceNotFound, TemporarilyUnavailable } from "../shared/domain-error.js";
+import { brandOf, hasExpired, passesLuhn } from "../shared/card-numbers.js";
+import { InvalidRequest, ResourceNotFound, TemporarilyUnavailable } from "../shared/domain-error.js";
 import { RequestValidator } from "../validation/request-validator.js";
 import { type FaultInjection, injectFaultsBefore, injectLatencyAfter } from "./faults.js";
 import { IdempotencyKeyReused, RefundRefused } from "./payment-errors.js";
-import { type DeclineCode, outcomeFor, passesLuhn } from "./test-cards.js";
+import { type DeclineCode, outcomeFor } from "./test-cards.js";
 
 export const CHARGE_RESOURCE = "payment.v1.Charge";
 const MAX_AMOUNT_MINOR = 99_999_999;
@@ -104,10 +104,32 @@ export function createCharges(deps: {
       const amountMinor = check.bigint("amount_minor", input.amountMinor, { min: 1, max: MAX_AMOUNT_MINOR });
       const currencyCode = check.currencyCode("currency_code", input.currencyCode);
       const description = check.text("description", input.description, { max: 500 });
-      const card = checkCard(check, input.card, now());
+      const card = checkCard(check, input.card);
       check.throwIfInvalid();
 
       await injectFaultsBefore(deps.faults, signal, { isCharge: true });
+      const fingerprint = fingerprintOf([
+        amountMinor,
+        currencyCode,
+        card.brand,
+        card.last4,
+        card.expMonth,
+        card.expYear,
+        description,
+      ]);
+      // A retry gets the first result, even if the card has expired since: checks that
+      // depend on the time apply to new charges only.
+      const earlier = await findCharge(em(), "idempotency_key", idempotencyKey);
+      if (earlier) {
+        if (earlier.request_fingerprint !== fingerprint) throw new IdempotencyKeyReused(idempotencyKey);
+        await injectLatencyAfter(deps.faults);
+        return chargeFromRow(earlier);
+      }
+      if (hasExpired(card.expMonth, card.expYear, now())) {
+        throw new InvalidRequest([
+          { field: "card.exp_year", description: "the card has expired", reason: "CARD_EXPIRED" },
+        ]);
+      }
       const outcome = outcomeFor(card.digits);
       if (outcome.kind === "processing_error") {
         // Transient and not recorded: a retry with the same key is processed afresh.
@@ -119,15 +141,6 @@ export function createCharges(deps: {
         );
       }
 
-      const fingerprint = fingerprintOf([
-        amountMinor,
-        currencyCode,
-        card.brand,
-        card.last4,
-        card.expMonth,
-        card.expYear,
-        description,
-      ]);
       const conn = em();
       const [inserted] = await conn.execute<ChargeRow[]>(
         `insert into "payment"."charge" ("id", "idempotency_key", "request_fingerprint", "amount_minor", "currency_code",
@@ -252,7 +265,8 @@ export function createCharges(deps: {
   };
 }
 
-function checkCard(check: RequestValidator, card: CardInput | undefined, today: Date) {
+/** The card's form; whether it has expired is checked only for new charges. */
+function checkCard(check: RequestValidator, card: CardInput | undefined) {
   if (!check.present("card", card)) return { digits: "", brand: "", last4: "", expMonth: 0, expYear: 0 };
   const digits = card.number.replace(/ /g, "");
   if (!/^\d{12,19}$/.test(digits)) {
@@ -262,10 +276,6 @@ function checkCard(check: RequestValidator, card: CardInput | undefined, today: 
   }
   check.integer("card.exp_month", card.expMonth, { min: 1, max: 12 });
   check.integer("card.exp_year", card.expYear, { min: 2000, max: 2100 });
-  const endOfExpiryMonth = Date.UTC(card.expYear, card.expMonth, 1);
-  if (card.expMonth >= 1 && card.expMonth <= 12 && endOfExpiryMonth <= today.getTime()) {
-    check.violation("card.exp_year", "the card has expired", "CARD_EXPIRED");
-  }
   if (!/^\d{3,4}$/.test(card.cvc)) check.violation("card.cvc", "must be 3 or 4 digits", "INVALID_FORMAT");
   return { digits, brand: brandOf(digits), last4: digits.slice(-4), expMonth: card.expMonth, expYear: card.expYear };
 }

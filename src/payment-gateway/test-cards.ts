@@ -21,17 +21,3 @@ const TEST_CARDS: Readonly<Record<string, CardOutcome>> = {
 export function outcomeFor(cardNumber: string): CardOutcome {
   return TEST_CARDS[cardNumber] ?? { kind: "approved" };
 }
-
-/** The Luhn checksum every real card number satisfies. */
-export function passesLuhn(digits: string): boolean {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let digit = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 1) {
-      digit *= 2;
-      if (digit > 9) digit -= 9;
-    }
-    sum += digit;
-  }
-  return sum % 10 === 0;
-}

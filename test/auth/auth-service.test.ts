@@ -133,3 +133,40 @@ describe("AuthService with hostile input", () => {
     for (const error of await Promise.all(calls.map(failureOf))) expect(error.code).toBe(Code.InvalidArgument);
   });
 });
+
+describe("login throttling under parallel guessing", () => {
+  let api: ListeningApi;
+  beforeAll(async () => {
+    api = await startApiServer();
+  });
+  afterAll(() => api.stop());
+
+  it("lets at most five of 30 parallel guesses for one email be checked", async () => {
+    const auth = createClient(AuthService, createGrpcTransport({ baseUrl: api.baseUrl }));
+    const email = `parallel-${randomUUID()}@example.com`;
+    await auth.register({ email, password: "correct horse battery", displayName: "Ada" });
+    const errors = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => failureOf(auth.login({ email, password: `guess number ${i}` }))),
+    );
+    expect(errors.filter((e) => e.code === Code.Unauthenticated).length).toBeLessThanOrEqual(5);
+    expect(errors.filter((e) => e.code === Code.ResourceExhausted).length).toBeGreaterThanOrEqual(25);
+  });
+});
+
+describe("emails that grow when lower-cased", () => {
+  let api: ListeningApi;
+  beforeAll(async () => {
+    api = await startApiServer();
+  });
+  afterAll(() => api.stop());
+
+  it("are refused as too long, not failed as INTERNAL", async () => {
+    const auth = createClient(AuthService, createGrpcTransport({ baseUrl: api.baseUrl }));
+    const email = `${"\u0130".repeat(200)}@example.com`;
+    const errors = await Promise.all([
+      failureOf(auth.register({ email, password: "long enough pw", displayName: "Ada" })),
+      failureOf(auth.login({ email, password: "long enough pw" })),
+    ]);
+    for (const error of errors) expect(error.code).toBe(Code.InvalidArgument);
+  });
+});

@@ -59,20 +59,28 @@ describe("MockPaymentGateway", () => {
     });
 
     it("refuses a number failing the Luhn check and an expiry in the past", async () => {
-      const error = await failureOf(
+      const malformed = await failureOf(
         gateway.client.charge({
           idempotencyKey: randomUUID(),
           amountMinor: 100n,
           currencyCode: "EUR",
-          card: { number: "4242424242424241", expMonth: 1, expYear: 2020, cvc: "12" },
+          card: { number: "4242424242424241", expMonth: 1, expYear: 2031, cvc: "12" },
         }),
       );
-      expect(error.code).toBe(Code.InvalidArgument);
-      expect(error.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => [v.field, v.reason])).toEqual([
+      expect(malformed.code).toBe(Code.InvalidArgument);
+      expect(malformed.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => [v.field, v.reason])).toEqual([
         ["card.number", "INVALID_CARD_NUMBER"],
-        ["card.exp_year", "CARD_EXPIRED"],
         ["card.cvc", "INVALID_FORMAT"],
       ]);
+      const expired = await failureOf(
+        gateway.client.charge({
+          idempotencyKey: randomUUID(),
+          amountMinor: 100n,
+          currencyCode: "EUR",
+          card: { number: "4242424242424242", expMonth: 1, expYear: 2020, cvc: "123" },
+        }),
+      );
+      expect(expired.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.reason)).toEqual(["CARD_EXPIRED"]);
     });
   });
 
