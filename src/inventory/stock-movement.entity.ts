@@ -4,12 +4,12 @@ import { Product } from "./product.entity.js";
 
 /**
  * The stock ledger: one row per change of a product's stock on hand, never updated.
- * A `requestId` makes an admin's adjustment idempotent per product.
+ * A `requestId` makes an admin's adjustment idempotent: one adjustment per id, ever.
  */
 export const StockMovementSchema = defineEntity({
   name: "StockMovement",
   tableName: "stock_movement",
-  uniques: [{ name: "stock_movement_request_unique", properties: ["product", "requestId"] }],
+  uniques: [{ name: "stock_movement_request_unique", properties: ["requestId"] }],
   properties: {
     id: uuidPrimaryKey(),
     product: () => p.manyToOne(Product).index("stock_movement_product_index"),

@@ -51,6 +51,24 @@ export function createStock(deps: { em: EntityManager }): Stock {
     return row && productFromRow(row);
   }
 
+  /** The adjustment already made under this request_id, or undefined; a different one is refused. */
+  async function replay(adjustment: StockAdjustment) {
+    if (adjustment.requestId === "") return undefined;
+    const conn = em();
+    const [first] = await conn.execute<MovementRow[]>(
+      `select ${MOVEMENT_COLUMNS} from "stock_movement" where "request_id" = ?`,
+      [adjustment.requestId],
+    );
+    if (!first) return undefined;
+    const same =
+      first.product_id === adjustment.productId &&
+      first.delta === adjustment.delta &&
+      first.reason === adjustment.reason;
+    if (!same) throw new RequestIdReused(adjustment.requestId);
+    const product = await currentProduct(conn, adjustment.productId);
+    return product && { product, movement: movementFromRow(first) };
+  }
+
   return {
     async adjustStock(input) {
       const check = new RequestValidator();
@@ -64,6 +82,10 @@ export function createStock(deps: { em: EntityManager }): Stock {
       const requestId = check.text("request_id", input.requestId, { max: 64 });
       check.throwIfInvalid();
 
+      // A retry is answered from the ledger before anything is applied: bounds that no longer
+      // hold must not turn a retry of a success into a failure.
+      const earlier = await replay({ productId, delta, reason, requestId });
+      if (earlier) return earlier;
       try {
         // One atomic conditional update: concurrent adjustments queue on the row lock and
         // each sees the previous one's result, so none is lost and the bounds always hold.
@@ -94,17 +116,11 @@ export function createStock(deps: { em: EntityManager }): Stock {
           return { product, movement: movementFromRow(movement as MovementRow) };
         });
       } catch (error) {
-        // A retry of an adjustment already applied: its transaction rolled back; answer the first.
+        // A concurrent duplicate committed first and this transaction rolled back: answer the first.
         if (!(error instanceof UniqueConstraintViolationException)) throw error;
-        const conn = em();
-        const [first] = await conn.execute<MovementRow[]>(
-          `select ${MOVEMENT_COLUMNS} from "stock_movement" where "product_id" = ? and "request_id" = ?`,
-          [productId, requestId],
-        );
-        const product = await currentProduct(conn, productId);
-        if (!first || !product) throw error;
-        if (first.delta !== delta || first.reason !== reason) throw new RequestIdReused(requestId);
-        return { product, movement: movementFromRow(first) };
+        const first = await replay({ productId, delta, reason, requestId });
+        if (!first) throw error;
+        return first;
       }
     },
   };

@@ -4,6 +4,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { type Order, OrderSchema, OrderService, OrderState } from "../../gen/shop/v1/order_service_pb.js";
 import { requireCaller } from "../auth/auth-rpc.js";
 import type { Access } from "../auth/authentication.js";
+import { InvalidRequest } from "../shared/domain-error.js";
 import type { OrderState as DomainOrderState } from "./order.entity.js";
 import type { OrderView } from "./order-records.js";
 import type { Orders } from "./orders.js";
@@ -32,6 +33,9 @@ export function registerOrderService(router: ConnectRouter, orders: Orders): voi
     },
     async listOrders(request, context) {
       const state = (Object.keys(STATES) as DomainOrderState[]).find((key) => STATES[key] === request.state);
+      if (state === undefined && request.state !== OrderState.UNSPECIFIED) {
+        throw new InvalidRequest([{ field: "state", description: "is not an order state", reason: "INVALID_VALUE" }]);
+      }
       const page = await orders.listOrders(requireCaller(context), {
         pageSize: request.pageSize,
         pageToken: request.pageToken,

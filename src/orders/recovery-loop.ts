@@ -10,11 +10,17 @@ export function startRecoveryLoop(
   orders: Orders,
   options: { intervalMs: number; pendingTimeoutMs: number; logger: Logger },
 ): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
+  let running: Promise<unknown> | undefined;
   const runOnce = () => {
-    running = orders.recoverPendingOrders(options.pendingTimeoutMs).catch((error: unknown) => {
-      options.logger.error({ event: "order.recovery_failed", err: error }, "order recovery failed");
-    });
+    if (running) return; // a slow pass (gateway down) is not joined by another
+    running = orders
+      .recoverPendingOrders(options.pendingTimeoutMs)
+      .catch((error: unknown) => {
+        options.logger.error({ event: "order.recovery_failed", err: error }, "order recovery failed");
+      })
+      .finally(() => {
+        running = undefined;
+      });
   };
   runOnce();
   const timer = setInterval(runOnce, options.intervalMs);

@@ -183,6 +183,18 @@ describe("InventoryService: the catalogue", () => {
       expect((await fixture.inventory.getProduct({ id: product.id })).product?.name).toBe("First writer");
     });
 
+    it("refuses an etag with an absurd version as INVALID_ARGUMENT, not INTERNAL", async () => {
+      const product = await createProduct(fixture.inventory, fixture.admin);
+      const etag = Buffer.from(`${product.id}:${"9".repeat(400)}`).toString("base64url");
+      const error = await failureOf(
+        fixture.inventory.updateProduct(
+          { product: { id: product.id, etag, name: "x" }, updateMask: { paths: ["name"] } },
+          fixture.admin.auth,
+        ),
+      );
+      expect(error.code).toBe(Code.InvalidArgument);
+    });
+
     it("refuses unknown mask paths and an empty mask", async () => {
       const product = await createProduct(fixture.inventory, fixture.admin);
       const unknown = await failureOf(

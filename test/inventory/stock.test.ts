@@ -85,6 +85,11 @@ describe("InventoryService: AdjustStock", () => {
       expect(retry.movement?.id).toBe(first.movement?.id);
       expect(retry.product?.stockOnHand).toBe(4);
     }
+    const otherProduct = await createProduct(fixture.inventory, fixture.admin, { initialStock: 0 });
+    const elsewhere = await failureOf(
+      fixture.inventory.adjustStock({ ...adjust, productId: otherProduct.id }, fixture.admin.auth),
+    );
+    expect(elsewhere.findDetails(ErrorInfoSchema)[0]?.reason).toBe("REQUEST_ID_REUSED");
     const reused = await failureOf(fixture.inventory.adjustStock({ ...adjust, delta: 5 }, fixture.admin.auth));
     expect(reused.code).toBe(Code.InvalidArgument);
     expect(reused.findDetails(ErrorInfoSchema)[0]?.reason).toBe("REQUEST_ID_REUSED");
@@ -116,5 +121,18 @@ describe("InventoryService: AdjustStock", () => {
     );
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(10);
     expect((await fixture.inventory.getProduct({ id: product.id })).product?.stockOnHand).toBe(0);
+  });
+});
+
+describe("AdjustStock retries", () => {
+  const fixture = useInventoryApi();
+
+  it("answers a retry of a removal from the ledger even when the removal would no longer fit", async () => {
+    const product = await createProduct(fixture.inventory, fixture.admin, { initialStock: 5 });
+    const adjust = { productId: product.id, delta: -5, reason: "sold at the fair", requestId: randomUUID() };
+    const first = await fixture.inventory.adjustStock(adjust, fixture.admin.auth);
+    const retry = await fixture.inventory.adjustStock(adjust, fixture.admin.auth);
+    expect(retry.movement?.id).toBe(first.movement?.id);
+    expect(retry.product?.stockOnHand).toBe(0);
   });
 });

@@ -1,11 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ErrorInfoSchema, PreconditionFailureSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  PreconditionFailureSchema,
+  RetryInfoSchema,
+} from "../../gen/google/rpc/error_details_pb.js";
 import { OrderState } from "../../gen/shop/v1/order_service_pb.js";
 import { failureOf } from "../support/failures.js";
 import { startTestGateway, testCard } from "../support/gateway.js";
 import { useOrderApi } from "../support/order-fixture.js";
+import { createProduct } from "../support/products.js";
 import { createUser } from "../support/users.js";
 
 describe("OrderService.PlaceOrder", () => {
@@ -246,5 +252,53 @@ describe("a retry racing recovery", () => {
       lookup: { case: "idempotencyKey", value: `order-${orderId}` },
     });
     expect(charge?.amountRefundedMinor).toBe(charge?.amountMinor);
+  });
+});
+
+describe("PlaceOrder input the processor would refuse", () => {
+  const fixture = useOrderApi();
+
+  it("refuses bad cards and totals beyond one charge before reserving anything or creating an order", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const free = await createProduct(fixture.inventory, fixture.admin, { initialStock: 5, amountMinor: 0n });
+    const pricey = await createProduct(fixture.inventory, fixture.admin, { initialStock: 5, amountMinor: 99_999_999n });
+    const attempts = [
+      fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424241"),
+      fixture.orders.placeOrder(
+        {
+          requestId: randomUUID(),
+          lines: [{ productId: product.id, quantity: 1 }],
+          card: { number: "4242424242424242", expMonth: 1, expYear: 2020, cvc: "123" },
+        },
+        customer.auth,
+      ),
+      fixture.place(customer, [{ productId: free.id, quantity: 1 }]),
+      fixture.place(customer, [{ productId: pricey.id, quantity: 2 }]),
+    ];
+    const reasons = (await Promise.all(attempts.map(failureOf))).map((error) => [
+      error.code,
+      error.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.reason,
+    ]);
+    expect(reasons).toEqual([
+      [Code.InvalidArgument, "INVALID_CARD_NUMBER"],
+      [Code.InvalidArgument, "CARD_EXPIRED"],
+      [Code.InvalidArgument, "TOTAL_OUT_OF_RANGE"],
+      [Code.InvalidArgument, "TOTAL_OUT_OF_RANGE"],
+    ]);
+    expect((await fixture.orders.listOrders({}, customer.auth)).orders).toEqual([]);
+    for (const p of [product, free, pricey]) expect((await fixture.stockOf(p.id)).reserved).toBe(0);
+  });
+
+  it("refuses an unknown state filter and a forged page token as INVALID_ARGUMENT", async () => {
+    const customer = await createUser(fixture.api);
+    const forged = Buffer.from(
+      JSON.stringify({ p: [1e400, randomUUID()], f: JSON.stringify({ customerId: customer.id, state: "" }) }),
+    ).toString("base64url");
+    const errors = await Promise.all([
+      failureOf(fixture.orders.listOrders({ state: 99 as OrderState }, customer.auth)),
+      failureOf(fixture.orders.listOrders({ pageToken: forged }, customer.auth)),
+    ]);
+    for (const error of errors) expect(error.code).toBe(Code.InvalidArgument);
   });
 });

@@ -34,7 +34,7 @@ export class Migration20261125010000_accounts_and_stock_ledger extends Migration
         "request_id" varchar(64) null,
         "created_at" timestamptz not null default now(),
         constraint "stock_movement_pkey" primary key ("id"),
-        constraint "stock_movement_request_unique" unique ("product_id", "request_id"),
+        constraint "stock_movement_request_unique" unique ("request_id"),
         constraint "stock_movement_product_id_foreign" foreign key ("product_id") references "product" ("id")
       );`);
     this.addSql(`create index "stock_movement_product_index" on "stock_movement" ("product_id");`);
