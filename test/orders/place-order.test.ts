@@ -292,9 +292,9 @@ describe("PlaceOrder input the processor would refuse", () => {
 
   it("refuses an unknown state filter and a forged page token as INVALID_ARGUMENT", async () => {
     const customer = await createUser(fixture.api);
-    const forged = Buffer.from(
-      JSON.stringify({ p: [1e400, randomUUID()], f: JSON.stringify({ customerId: customer.id, state: "" }) }),
-    ).toString("base64url");
+    // Written as JSON text: 1e400 parses to Infinity, which no JavaScript literal can carry here.
+    const filters = JSON.stringify(JSON.stringify({ customerId: customer.id, state: "" }));
+    const forged = Buffer.from(`{"p":[1e400,"${randomUUID()}"],"f":${filters}}`).toString("base64url");
     const errors = await Promise.all([
       failureOf(fixture.orders.listOrders({ state: 99 as OrderState }, customer.auth)),
       failureOf(fixture.orders.listOrders({ pageToken: forged }, customer.auth)),
