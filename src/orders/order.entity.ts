@@ -36,6 +36,8 @@ export const OrderSchema = defineEntity({
     chargeId: p.string().length(64).nullable(),
     refundId: p.string().length(64).nullable(),
     failureCode: p.string().length(32).nullable(),
+    /** Set before the refund of a cancellation, so recovery can finish one a crash interrupted. */
+    cancelRequestedAt: p.datetime().nullable(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -23,7 +23,6 @@ const MAX_LINES = 100;
 const MAX_QUANTITY = 1000;
 /** How long callers should wait before retrying when the gateway's answer is unknown. */
 const RETRY_AFTER_GATEWAY_OUTAGE_MS = 2_000;
-const CANCELLABLE: readonly OrderState[] = ["paid", "fulfilled"];
 /** What one card charge may be: free orders are refused, and so is more than the processor takes. */
 const MIN_TOTAL_MINOR = 1;
 const MAX_TOTAL_MINOR = 99_999_999;
@@ -274,6 +273,40 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
     throw new PaymentDeclined(order.id, outcome.declineCode);
   }
 
+  /**
+   * Refunds the whole charge (once, whatever the number of attempts: the key is fixed), then
+   * cancels and restocks in one transaction. Safe to repeat after a crash at any point.
+   */
+  async function refundAndCancel(orderId: string, chargeId: string): Promise<void> {
+    const { refundId } = await gateway.refund({ chargeId, idempotencyKey: refundKeyOf(orderId) });
+    const cancelled = await em().transactional(async (tx) => {
+      const [row] = await tx.execute<{ id: string }[]>(
+        `update "customer_order" set "state" = 'cancelled', "refund_id" = ?, "updated_at" = now()
+         where "id" = ? and "state" in ('paid', 'fulfilled') returning "id"`,
+        [refundId, orderId],
+      );
+      if (!row) return false;
+      for (const line of await linesOf(tx, orderId)) {
+        const [product] = await tx.execute<{ stock_on_hand: number }[]>(
+          `update "product" set "stock_on_hand" = "stock_on_hand" + ?, "version" = "version" + 1, "updated_at" = now()
+           where "id" = ? returning "stock_on_hand"`,
+          [line.quantity, line.product_id],
+        );
+        await recordMovement(
+          tx,
+          line.product_id,
+          line.quantity,
+          `cancelled: order ${orderId}`,
+          product?.stock_on_hand ?? 0,
+        );
+      }
+      await enqueueOrderEmail(tx, orderId, "cancellation");
+      return true;
+    });
+    if (!cancelled) throw new InvalidOrderState(orderId, "CANCELLED", "cancel");
+    logger.info({ event: "order.cancelled", orderId, refundId }, "order cancelled and refunded");
+  }
+
   /** A settled order's answer, the same for the first request and every retry. */
   function replay(order: OrderView): OrderView {
     if (order.state === "payment_failed") throw new PaymentDeclined(order.id, order.failureCode ?? "declined");
@@ -350,53 +383,43 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
       const why = check.text("reason", reason, { max: 200 });
       check.throwIfInvalid();
       const order = await visibleOrder(caller, id);
-      if (!CANCELLABLE.includes(order.state) || order.chargeId === null) {
-        throw new InvalidOrderState(order.id, order.state.toUpperCase(), "cancel");
-      }
-      let refundId: string;
+      // Recorded before the refund, so a crash after refunding leaves a trace recovery finishes.
+      const [requested] = await em().execute<{ id: string }[]>(
+        `update "customer_order" set "cancel_requested_at" = coalesce("cancel_requested_at", now()), "updated_at" = now()
+         where "id" = ? and "state" in ('paid', 'fulfilled') and "charge_id" is not null returning "id"`,
+        [order.id],
+      );
+      if (!requested) throw new InvalidOrderState(order.id, order.state.toUpperCase(), "cancel");
       try {
-        ({ refundId } = await gateway.refund({ chargeId: order.chargeId, idempotencyKey: refundKeyOf(order.id) }));
+        await refundAndCancel(order.id, order.chargeId as string);
       } catch (error) {
         if (!(error instanceof GatewayUnavailable)) throw error;
         throw new TemporarilyUnavailable(
           "PAYMENT_GATEWAY_UNAVAILABLE",
-          "the refund could not be completed yet; retry the cancellation",
+          "the refund could not be completed yet; it will be retried, and so may you",
           RETRY_AFTER_GATEWAY_OUTAGE_MS,
         );
       }
-      const cancelled = await em().transactional(async (tx) => {
-        const [row] = await tx.execute<{ id: string }[]>(
-          `update "customer_order" set "state" = 'cancelled', "refund_id" = ?, "updated_at" = now()
-           where "id" = ? and "state" in ('paid', 'fulfilled') returning "id"`,
-          [refundId, order.id],
-        );
-        if (!row) return false;
-        for (const line of await linesOf(tx, order.id)) {
-          const [product] = await tx.execute<{ stock_on_hand: number }[]>(
-            `update "product" set "stock_on_hand" = "stock_on_hand" + ?, "version" = "version" + 1, "updated_at" = now()
-             where "id" = ? returning "stock_on_hand"`,
-            [line.quantity, line.product_id],
-          );
-          await recordMovement(
-            tx,
-            line.product_id,
-            line.quantity,
-            `cancelled: order ${order.id}`,
-            product?.stock_on_hand ?? 0,
-          );
-        }
-        await enqueueOrderEmail(tx, order.id, "cancellation");
-        return true;
-      });
-      if (!cancelled) throw new InvalidOrderState(order.id, "CANCELLED", "cancel");
-      logger.info(
-        { event: "order.cancelled", orderId: order.id, refundId, reason: why },
-        "order cancelled and refunded",
-      );
+      logger.info({ event: "order.cancel_requested", orderId: order.id, reason: why }, "cancellation requested");
       return (await loadOrder(em(), order.id)) as OrderView;
     },
 
     async recoverPendingOrders(olderThanMs) {
+      const cancelling = await em().execute<{ id: string; charge_id: string }[]>(
+        `select "id", "charge_id" from "customer_order" where "state" in ('paid', 'fulfilled')
+         and "cancel_requested_at" < now() - make_interval(secs => ?) order by "cancel_requested_at" limit 100`,
+        [olderThanMs / 1000],
+      );
+      let finished = 0;
+      for (const { id, charge_id } of cancelling) {
+        try {
+          await refundAndCancel(id, charge_id);
+          finished++;
+          logger.info({ event: "order.cancellation_recovered", orderId: id }, "interrupted cancellation finished");
+        } catch (error) {
+          logger.warn({ event: "order.recovery_deferred", orderId: id, err: error }, "cannot finish cancellation yet");
+        }
+      }
       const stale = await em().execute<{ id: string }[]>(
         `select "id" from "customer_order" where "state" = 'pending_payment'
          and "updated_at" < now() - make_interval(secs => ?) order by "updated_at" limit 100`,
@@ -418,7 +441,7 @@ export function createOrders(deps: { em: EntityManager; gateway: PaymentGateway;
           logger.warn({ event: "order.recovery_deferred", orderId: id, err: error }, "cannot settle yet");
         }
       }
-      return settled;
+      return settled + finished;
     },
   };
 }

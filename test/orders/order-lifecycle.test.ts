@@ -80,6 +80,30 @@ describe("reading, listing and cancelling orders", () => {
     expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 0 });
   });
 
+  it("finishes a cancellation that a crash interrupted after the refund, refunding once", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 2 }]);
+    const id = order?.id ?? "";
+    // The process recorded the request, the refund went through, then the process died.
+    await fixture.api.orm.em.fork().execute("update customer_order set cancel_requested_at = now() where id = ?", [id]);
+    const { refund } = await fixture.gateway.client.refund({
+      chargeId: order?.chargeId ?? "",
+      amountMinor: 0n,
+      idempotencyKey: `order-${id}-refund`,
+    });
+    expect((await fixture.orders.getOrder({ id }, customer.auth)).order?.state).toBe(OrderState.FULFILLED);
+
+    expect(await fixture.api.orders.recoverPendingOrders(0)).toBeGreaterThanOrEqual(1);
+    const { order: cancelled } = await fixture.orders.getOrder({ id }, customer.auth);
+    expect(cancelled).toMatchObject({ state: OrderState.CANCELLED, refundId: refund?.id });
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 0 });
+    const { charge } = await fixture.gateway.client.getCharge({
+      lookup: { case: "chargeId", value: order?.chargeId ?? "" },
+    });
+    expect(charge?.amountRefundedMinor).toBe(2500n);
+  });
+
   it("refunds and restocks once when cancellations race", async () => {
     const customer = await createUser(fixture.api);
     const product = await fixture.product(5);

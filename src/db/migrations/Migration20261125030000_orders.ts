@@ -17,6 +17,7 @@ export class Migration20261125030000_orders extends Migration {
         "charge_id" varchar(64) null,
         "refund_id" varchar(64) null,
         "failure_code" varchar(32) null,
+        "cancel_requested_at" timestamptz null,
         "created_at" timestamptz not null default now(),
         "updated_at" timestamptz not null default now(),
         constraint "customer_order_pkey" primary key ("id"),
