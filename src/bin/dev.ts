@@ -47,7 +47,7 @@ await runProcess("shop-dev", async (config, logger) => {
       logger.child({ component: "api" }),
     );
     started.push(api);
-    started.push(await startWorker(database.databaseUrl, logger.child({ component: "worker" })));
+    started.push(await startWorker(config, database.databaseUrl, logger.child({ component: "worker" })));
     process.stdout.write(banner(config, api.port, gateway?.port, admin));
   } catch (error) {
     await stopAll();
@@ -79,6 +79,7 @@ function banner(
     Shop API          ${api}  (gRPC, gRPC-Web and Connect; reflection and health enabled)
     Payment gateway   ${gateway}
     Database          ${config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}/postgres` : "DATABASE_URL"}
+    Emails            ${config.smtpUrl === undefined ? `development SMTP sink, saved as .eml files in ${config.dataDir}/mail` : "SMTP_URL"}
 
   Try it:
     grpcurl -plaintext ${api} list

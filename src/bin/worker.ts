@@ -3,5 +3,5 @@ import { startWorker } from "../worker/start-worker.js";
 import { runProcess, startOnDatabase } from "./process-lifecycle.js";
 
 await runProcess("email-worker", (config, logger) =>
-  startOnDatabase(config, logger, (databaseUrl) => startWorker(databaseUrl, logger)),
+  startOnDatabase(config, logger, (databaseUrl) => startWorker(config, databaseUrl, logger)),
 );

@@ -1,0 +1,34 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { SMTPServer } from "smtp-server";
+import type { Logger } from "../logging/logger.js";
+
+/**
+ * The development SMTP server used when SMTP_URL is unset: a real SMTP peer on 127.0.0.1
+ * that keeps every message it receives as an .eml file under `dir`.
+ */
+export async function startDevSmtpSink(dir: string, logger: Logger): Promise<{ url: string; stop(): Promise<void> }> {
+  mkdirSync(dir, { recursive: true });
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, "-")}-${session.id}.eml`);
+        writeFileSync(file, Buffer.concat(chunks));
+        logger.info({ event: "dev_smtp.received", file }, "development mailbox received an email");
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

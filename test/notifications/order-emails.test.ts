@@ -1,0 +1,142 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import nodemailer from "nodemailer";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { OrderState } from "../../gen/shop/v1/order_service_pb.js";
+import type { Running } from "../../src/bin/process-lifecycle.js";
+import { loadConfig } from "../../src/config/config.js";
+import { createEmailRenderer } from "../../src/notifications/email-templates.js";
+import { createOrderEmails } from "../../src/notifications/order-emails.js";
+import { startWorker } from "../../src/worker/start-worker.js";
+import { useOrderApi } from "../support/order-fixture.js";
+import { createProduct } from "../support/products.js";
+import { testLogger } from "../support/silent-logger.js";
+import { type SmtpCatcher, startSmtpCatcher } from "../support/smtp-catcher.js";
+import { createUser } from "../support/users.js";
+
+function workerConfig(smtpUrl: string, templatesDir?: string) {
+  return loadConfig({
+    SMTP_URL: smtpUrl,
+    MAIL_FROM: "Test Shop <orders@shop.test>",
+    DATA_DIR: mkdtempSync(join(tmpdir(), "worker-")),
+    ...(templatesDir && { EMAIL_TEMPLATES_DIR: templatesDir }),
+  });
+}
+
+describe("confirmation emails", () => {
+  const fixture = useOrderApi();
+  let smtp: SmtpCatcher;
+  let worker: Running;
+  beforeAll(async () => {
+    smtp = await startSmtpCatcher();
+    worker = await startWorker(workerConfig(smtp.url), inject("databaseUrl"), testLogger);
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await smtp.stop();
+  });
+
+  it("sends the confirmation with every item and the totals; HTML shows a <script> name, never runs it", async () => {
+    const customer = await createUser(fixture.api);
+    const mug = await createProduct(fixture.inventory, fixture.admin, {
+      name: "<script>alert(1)</script> Mug",
+      amountMinor: 1250n,
+      initialStock: 5,
+    });
+    const { order } = await fixture.place(customer, [{ productId: mug.id, quantity: 2 }]);
+    expect(order?.state).toBe(OrderState.FULFILLED);
+
+    const mail = await smtp.waitFor((m) => m.subject?.includes(order?.id ?? "") ?? false);
+    expect(mail.subject).toBe(`Your order ${order?.id} is confirmed`);
+    expect(mail.to && "text" in mail.to ? mail.to.text : "").toBe(customer.email);
+    expect(mail.messageId).toBe(`<order-confirmation-${order?.id}@shop.test>`);
+    expect(mail.text).toContain(`<script>alert(1)</script> Mug (${mug.sku}): 2 x €12.50 = €25.00`);
+    expect(mail.text).toContain("Total: €25.00");
+    expect(mail.html).toContain("&lt;script&gt;alert(1)&lt;/script&gt; Mug");
+    expect(mail.html).not.toContain("<script>");
+  });
+});
+
+describe("email delivery when SMTP is down for a while", () => {
+  const fixture = useOrderApi();
+
+  it("delivers the email once SMTP is back, exactly once", async () => {
+    const probe = await startSmtpCatcher();
+    const port = probe.port;
+    await probe.stop(); // nothing listens on this port now
+    const worker = await startWorker(workerConfig(`smtp://127.0.0.1:${port}`), inject("databaseUrl"), testLogger);
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
+    const key = `order-confirmation:${order?.id}`;
+    for (let attempt = 0; ; attempt++) {
+      const [job] = await fixture.api.orm.em
+        .fork()
+        .execute<{ attempts: number }[]>("select attempts from graphile_worker.jobs where key = ?", [key]);
+      if ((job?.attempts ?? 0) >= 1) break;
+      if (attempt > 300) throw new Error("the worker never tried");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    const smtp = await startSmtpCatcher(port);
+    await smtp.waitFor((m) => m.subject?.includes(order?.id ?? "") ?? false);
+    await worker.stop();
+    expect(smtp.messages.filter((m) => m.subject?.includes(order?.id ?? ""))).toHaveLength(1);
+    await smtp.stop();
+  });
+});
+
+describe("customized templates", () => {
+  const fixture = useOrderApi();
+
+  it("uses an override by file name and the built-in templates for the rest", async () => {
+    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    writeFileSync(
+      join(templates, "order-confirmation.subject.njk"),
+      "Thanks {{ customer.displayName }}! Order {{ order.id }}",
+    );
+    const smtp = await startSmtpCatcher();
+    const worker = await startWorker(workerConfig(smtp.url, templates), inject("databaseUrl"), testLogger);
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
+    const mail = await smtp.waitFor((m) => m.subject?.includes(order?.id ?? "") ?? false);
+    await worker.stop();
+    await smtp.stop();
+    expect(mail.subject).toBe(`Thanks Test customer! Order ${order?.id}`);
+    expect(mail.text).toContain("Total: €12.50");
+  });
+
+  it("stops start-up on a broken override, naming the file and line", async () => {
+    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    writeFileSync(join(templates, "order-confirmation.text.njk"), "Hello\nTotal: {{ order.totalMinor | }}\n");
+    await expect(
+      startWorker(workerConfig("smtp://127.0.0.1:1", templates), inject("databaseUrl"), testLogger),
+    ).rejects.toThrow(/order-confirmation\.text\.njk.*Line/s);
+  });
+});
+
+describe("a job that runs twice", () => {
+  const fixture = useOrderApi();
+
+  it("sends the email once: the second run finds the sent marker", async () => {
+    const smtp = await startSmtpCatcher();
+    const emails = createOrderEmails({
+      em: fixture.api.orm.em,
+      transport: nodemailer.createTransport(smtp.url),
+      renderer: createEmailRenderer(),
+      mailFrom: "Test Shop <orders@shop.test>",
+      logger: testLogger,
+    });
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
+    const orderId = order?.id ?? "";
+    expect(await emails.send(orderId, "confirmation")).toBe("sent");
+    expect(await emails.send(orderId, "confirmation")).toBe("already_sent");
+    await smtp.waitFor((m) => m.subject?.includes(orderId) ?? false);
+    expect(smtp.messages.filter((m) => m.subject?.includes(orderId))).toHaveLength(1);
+    await smtp.stop();
+  });
+});
