@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { Logger as GraphileLogger, run } from "graphile-worker";
 import nodemailer from "nodemailer";
+import pg from "pg";
 import type { Running } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
 import { shopEntities } from "../db/entities.js";
@@ -32,8 +33,12 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
     poolSize: CONCURRENCY,
   });
   const emails = createOrderEmails({ em: orm.em, transport, renderer, mailFrom: config.mailFrom, logger });
+  // Our own pool, so that an idle connection's error (the database restarting) is logged
+  // rather than crashing the process, and so that stopping closes it for certain.
+  const queuePool = new pg.Pool({ connectionString: databaseUrl, max: CONCURRENCY + 2 });
+  queuePool.on("error", (error) => logger.warn({ event: "jobs.pool_error", err: error }, "job queue connection lost"));
   const runner = await run({
-    connectionString: databaseUrl,
+    pgPool: queuePool,
     concurrency: CONCURRENCY,
     noHandleSignals: true,
     pollInterval: 1_000,
@@ -56,6 +61,7 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
   return {
     async stop() {
       await runner.stop();
+      await queuePool.end();
       transport.close();
       await orm.close(true);
       await sink?.stop();
