@@ -5,7 +5,7 @@ import { decodePageToken, encodePageToken, pageSizeOf } from "../shared/page-tok
 import { hasControlCharacters, isUuid, RequestValidator } from "../validation/request-validator.js";
 import { SkuTaken } from "./inventory-errors.js";
 import type { ProductRecord } from "./product.entity.js";
-import { PRODUCT_COLUMNS, type ProductRow, productFromRow, versionFromEtag } from "./product-rows.js";
+import { loadProduct, PRODUCT_COLUMNS, type ProductRow, productFromRow, versionFromEtag } from "./product-rows.js";
 
 export const PRODUCT_RESOURCE = "shop.v1.Product";
 const SKU = /^[A-Z0-9][A-Z0-9._-]*$/;
@@ -60,11 +60,6 @@ const UPDATABLE_FIELDS = ["name", "description", "unit_price"] as const;
 export function createCatalogue(deps: { em: EntityManager }): Catalogue {
   const em = () => deps.em.fork();
 
-  async function findProduct(id: string): Promise<ProductRecord | undefined> {
-    const [row] = await em().execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from "product" where "id" = ?`, [id]);
-    return row && productFromRow(row);
-  }
-
   return {
     async createProduct(input) {
       const check = new RequestValidator();
@@ -107,7 +102,7 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
       const check = new RequestValidator();
       check.uuid("id", id);
       check.throwIfInvalid();
-      const product = await findProduct(id.toLowerCase());
+      const product = await loadProduct(em(), id.toLowerCase());
       if (!product) throw new ResourceNotFound(PRODUCT_RESOURCE, id);
       return product;
     },
@@ -192,7 +187,7 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
         [...params, id, ...(expectedVersion === undefined ? [] : [expectedVersion])],
       );
       if (row) return productFromRow(row);
-      if (await findProduct(id)) throw new StaleVersion(PRODUCT_RESOURCE, id);
+      if (await loadProduct(em(), id)) throw new StaleVersion(PRODUCT_RESOURCE, id);
       throw new ResourceNotFound(PRODUCT_RESOURCE, id);
     },
   };

@@ -1,3 +1,4 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
 import type { ProductRecord } from "./product.entity.js";
 
 /** The columns every product read selects, in the shape productFromRow expects. */
@@ -33,6 +34,12 @@ export function productFromRow(row: ProductRow): ProductRecord {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
+}
+
+/** Reads through `conn`, so inside a transaction it uses that transaction's connection. */
+export async function loadProduct(conn: EntityManager, id: string): Promise<ProductRecord | undefined> {
+  const [row] = await conn.execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from "product" where "id" = ?`, [id]);
+  return row && productFromRow(row);
 }
 
 /** Opaque to clients; encodes the version so a stale one is detected without a lookup. */

@@ -5,7 +5,7 @@ import { RequestValidator } from "../validation/request-validator.js";
 import { MAX_STOCK_CHANGE, PRODUCT_RESOURCE } from "./catalogue.js";
 import { StockAdjustmentRefused } from "./inventory-errors.js";
 import type { ProductRecord } from "./product.entity.js";
-import { PRODUCT_COLUMNS, type ProductRow, productFromRow } from "./product-rows.js";
+import { loadProduct, PRODUCT_COLUMNS, type ProductRow, productFromRow } from "./product-rows.js";
 
 /** Stock on hand above this is refused, far from the int4 column's limit. */
 const MAX_STOCK_ON_HAND = 1_000_000_000;
@@ -45,12 +45,6 @@ const MOVEMENT_COLUMNS = `"id", "product_id", "delta", "reason", "stock_on_hand_
 export function createStock(deps: { em: EntityManager }): Stock {
   const em = () => deps.em.fork();
 
-  /** Reads through `conn`: inside a transaction, a second pool connection could deadlock the pool. */
-  async function currentProduct(conn: EntityManager, id: string): Promise<ProductRecord | undefined> {
-    const [row] = await conn.execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from "product" where "id" = ?`, [id]);
-    return row && productFromRow(row);
-  }
-
   /** The adjustment already made under this request_id, or undefined; a different one is refused. */
   async function replay(adjustment: StockAdjustment) {
     if (adjustment.requestId === "") return undefined;
@@ -65,7 +59,7 @@ export function createStock(deps: { em: EntityManager }): Stock {
       first.delta === adjustment.delta &&
       first.reason === adjustment.reason;
     if (!same) throw new RequestIdReused(adjustment.requestId);
-    const product = await currentProduct(conn, adjustment.productId);
+    const product = await loadProduct(conn, adjustment.productId);
     return product && { product, movement: movementFromRow(first) };
   }
 
@@ -97,7 +91,7 @@ export function createStock(deps: { em: EntityManager }): Stock {
             [delta, productId, delta, delta, MAX_STOCK_ON_HAND],
           );
           if (!row) {
-            const product = await currentProduct(tx, productId);
+            const product = await loadProduct(tx, productId);
             if (!product) throw new ResourceNotFound(PRODUCT_RESOURCE, productId);
             throw new StockAdjustmentRefused(
               productId,

@@ -3,7 +3,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Caller } from "../auth/caller.js";
 import type { Logger } from "../logging/logger.js";
 import { enqueueOrderEmail } from "../notifications/email-jobs.js";
-import { brandOf, hasExpired, passesLuhn } from "../shared/card-numbers.js";
+import { hasExpired } from "../shared/card-numbers.js";
 import {
   InvalidRequest,
   PermissionDenied,
@@ -12,6 +12,7 @@ import {
   TemporarilyUnavailable,
 } from "../shared/domain-error.js";
 import { decodePageToken, encodePageToken, pageSizeOf } from "../shared/page-token.js";
+import { checkCard } from "../validation/card-checks.js";
 import { isUuid, RequestValidator } from "../validation/request-validator.js";
 import type { OrderState } from "./order.entity.js";
 import { InvalidOrderState, MixedCurrencies, OutOfStock, PaymentDeclined, type Shortage } from "./order-errors.js";
@@ -470,32 +471,20 @@ function validatePlaceOrder(input: PlaceOrderInput): ValidPlaceOrder {
     seen.add(productId);
     return { productId, quantity: line.quantity };
   });
-  const card = input.card;
-  let digits = "";
-  if (check.present("card", card)) {
-    digits = card.number.replace(/ /g, "");
-    if (!/^\d{12,19}$/.test(digits)) check.violation("card.number", "must be 12 to 19 digits", "INVALID_FORMAT");
-    else if (!passesLuhn(digits)) {
-      check.violation("card.number", "is not a valid card number (Luhn check failed)", "INVALID_CARD_NUMBER");
-    }
-    check.integer("card.exp_month", card.expMonth, { min: 1, max: 12 });
-    check.integer("card.exp_year", card.expYear, { min: 2000, max: 2100 });
-    if (card.expMonth >= 1 && card.expMonth <= 12 && hasExpired(card.expMonth, card.expYear, new Date())) {
-      check.violation("card.exp_year", "the card has expired", "CARD_EXPIRED");
-    }
-    if (!/^\d{3,4}$/.test(card.cvc)) check.violation("card.cvc", "must be 3 or 4 digits", "INVALID_FORMAT");
+  const card = checkCard(check, input.card);
+  if (input.card && card.expMonth >= 1 && card.expMonth <= 12 && hasExpired(card.expMonth, card.expYear, new Date())) {
+    check.violation("card.exp_year", "the card has expired", "CARD_EXPIRED");
   }
   check.throwIfInvalid();
-  const validCard = card as CardDetails;
   return {
     requestId,
     lines,
-    card: { ...validCard, number: digits },
-    cardBrand: brandOf(digits),
-    cardLast4: digits.slice(-4),
+    card: { number: card.digits, expMonth: card.expMonth, expYear: card.expYear, cvc: input.card?.cvc ?? "" },
+    cardBrand: card.brand,
+    cardLast4: card.last4,
     // The card's number is not kept, so a retry is recognised by its lines and card's last digits.
     fingerprint: createHash("sha256")
-      .update(JSON.stringify([lines, brandOf(digits), digits.slice(-4), validCard.expMonth, validCard.expYear]))
+      .update(JSON.stringify([lines, card.brand, card.last4, card.expMonth, card.expYear]))
       .digest("hex"),
   };
 }

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Logger } from "../logging/logger.js";
-import { brandOf, hasExpired, passesLuhn } from "../shared/card-numbers.js";
+import { hasExpired } from "../shared/card-numbers.js";
 import { InvalidRequest, ResourceNotFound, TemporarilyUnavailable } from "../shared/domain-error.js";
+import { type CardInput, checkCard } from "../validation/card-checks.js";
 import { RequestValidator } from "../validation/request-validator.js";
 import { type FaultInjection, injectFaultsBefore, injectLatencyAfter } from "./faults.js";
 import { IdempotencyKeyReused, RefundRefused } from "./payment-errors.js";
@@ -11,13 +12,6 @@ import { type DeclineCode, outcomeFor } from "./test-cards.js";
 export const CHARGE_RESOURCE = "payment.v1.Charge";
 const MAX_AMOUNT_MINOR = 99_999_999;
 const PROCESSING_ERROR_RETRY_MS = 500;
-
-export interface CardInput {
-  number: string;
-  expMonth: number;
-  expYear: number;
-  cvc: string;
-}
 
 export interface ChargeInput {
   idempotencyKey: string;
@@ -104,6 +98,7 @@ export function createCharges(deps: {
       const amountMinor = check.bigint("amount_minor", input.amountMinor, { min: 1, max: MAX_AMOUNT_MINOR });
       const currencyCode = check.currencyCode("currency_code", input.currencyCode);
       const description = check.text("description", input.description, { max: 500 });
+      // Whether it has expired is checked below, for new charges only.
       const card = checkCard(check, input.card);
       check.throwIfInvalid();
 
@@ -263,21 +258,6 @@ export function createCharges(deps: {
       }
     },
   };
-}
-
-/** The card's form; whether it has expired is checked only for new charges. */
-function checkCard(check: RequestValidator, card: CardInput | undefined) {
-  if (!check.present("card", card)) return { digits: "", brand: "", last4: "", expMonth: 0, expYear: 0 };
-  const digits = card.number.replace(/ /g, "");
-  if (!/^\d{12,19}$/.test(digits)) {
-    check.violation("card.number", "must be 12 to 19 digits", "INVALID_FORMAT");
-  } else if (!passesLuhn(digits)) {
-    check.violation("card.number", "is not a valid card number (Luhn check failed)", "INVALID_CARD_NUMBER");
-  }
-  check.integer("card.exp_month", card.expMonth, { min: 1, max: 12 });
-  check.integer("card.exp_year", card.expYear, { min: 2000, max: 2100 });
-  if (!/^\d{3,4}$/.test(card.cvc)) check.violation("card.cvc", "must be 3 or 4 digits", "INVALID_FORMAT");
-  return { digits, brand: brandOf(digits), last4: digits.slice(-4), expMonth: card.expMonth, expYear: card.expYear };
 }
 
 function fingerprintOf(parameters: readonly unknown[]): string {

@@ -77,19 +77,9 @@ export const STATUS_RULES: readonly [DomainErrorClass, StatusRule][] = [
   rule(InvalidCredentials, { code: Code.Unauthenticated }),
   rule(NotAuthenticated, { code: Code.Unauthenticated }),
   rule(PermissionDenied, { code: Code.PermissionDenied }),
-  rule(TooManyLoginAttempts, {
-    code: Code.ResourceExhausted,
-    details: (error) => [
-      { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(error.retryAfterMs) }) },
-    ],
-  }),
+  rule(TooManyLoginAttempts, { code: Code.ResourceExhausted, details: retryAfter }),
   rule(StaleVersion, { code: Code.Aborted }),
-  rule(TemporarilyUnavailable, {
-    code: Code.Unavailable,
-    details: (error) => [
-      { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(error.retryAfterMs) }) },
-    ],
-  }),
+  rule(TemporarilyUnavailable, { code: Code.Unavailable, details: retryAfter }),
   rule(ConditionNotMet, {
     code: Code.FailedPrecondition,
     details: (error) => [
@@ -102,6 +92,12 @@ export const STATUS_RULES: readonly [DomainErrorClass, StatusRule][] = [
     ],
   }),
 ];
+
+function retryAfter(error: { retryAfterMs: number }): OutgoingDetail[] {
+  return [
+    { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(error.retryAfterMs) }) },
+  ];
+}
 
 /** The reason every error without a more specific one carries, derived from its code. */
 const REASON_BY_CODE: Readonly<Record<Code, string>> = {
