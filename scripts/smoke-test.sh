@@ -10,6 +10,7 @@ chmod 755 "$data_dir" # as root, the embedded server runs as the postgres user
 log="$data_dir/npm-start.log"
 port=$((20000 + RANDOM % 20000))
 gateway_port=$((port + 1))
+worker_port=$((port + 2))
 cleanup() {
   if [ -n "${group:-}" ] && kill -0 "-$group" 2>/dev/null; then kill -KILL "-$group" 2>/dev/null || true; fi
   rm -rf "$data_dir"
@@ -17,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Its own process group, so nothing it starts can outlive the test.
-env -u DATABASE_URL DATA_DIR="$data_dir" PORT="$port" PAYMENT_GATEWAY_PORT="$gateway_port" \
+env -u DATABASE_URL DATA_DIR="$data_dir" PORT="$port" PAYMENT_GATEWAY_PORT="$gateway_port" WORKER_PORT="$worker_port" \
   setsid npm start >"$log" 2>&1 &
 group=$!
 
@@ -39,6 +40,14 @@ for service in shop.v1.AuthService shop.v1.InventoryService shop.v1.OrderService
   grep -qx "$service" <<<"$services" || { echo "smoke: reflection does not list $service" >&2; exit 1; }
 done
 echo "smoke: reflection lists the shop services"
+
+buf_curl "http://127.0.0.1:$worker_port/grpc.health.v1.Health/Check" | grep -q '"SERVING"' \
+  || { cat "$log"; echo "smoke: the email worker's health is not SERVING" >&2; exit 1; }
+echo "smoke: email worker health SERVING on port $worker_port"
+
+curl -fsS "http://127.0.0.1:$port/mailbox" | grep -q 'Template previews' \
+  || { cat "$log"; echo "smoke: the development mailbox page is not served" >&2; exit 1; }
+echo "smoke: development mailbox at http://127.0.0.1:$port/mailbox"
 
 # SIGTERM to the server process, as a container runtime or process manager sends it;
 # npm start then exits with the server's own exit code.

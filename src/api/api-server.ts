@@ -12,7 +12,7 @@ import type { Logger } from "../logging/logger.js";
 import { orderAccess, registerOrderService } from "../orders/order-rpc.js";
 import type { Orders } from "../orders/orders.js";
 import { REFLECTION_SERVICE_NAMES } from "../rpc/reflection.js";
-import { createRpcServer, type RpcServer } from "../rpc/rpc-server.js";
+import { createRpcServer, type RpcServer, type RpcServerOptions } from "../rpc/rpc-server.js";
 
 export const SHOP_ERROR_DOMAIN = "shop.v1";
 
@@ -23,6 +23,8 @@ export interface ApiServerDependencies {
   descriptors: FileRegistry;
   logger: Logger;
   shutdownGraceMs: number;
+  /** Web pages served on the API's port besides the RPCs (the development mailbox). */
+  pages?: RpcServerOptions["pages"];
 }
 
 /** Health and reflection answer anyone, as load balancers and tools expect. */
@@ -45,6 +47,7 @@ export function buildApiServer(deps: ApiServerDependencies): RpcServer {
     logger: deps.logger,
     shutdownGraceMs: deps.shutdownGraceMs,
     interceptors: [createAuthenticationInterceptor(accounts, policy)],
+    pages: deps.pages,
     routes(router) {
       registerAuthService(router, accounts);
       registerInventoryService(router, catalogue, stock);

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { createAccessTokens } from "../auth/access-tokens.js";
 import { createAccounts } from "../auth/accounts.js";
 import { resolveJwtSecret } from "../auth/jwt-secret.js";
@@ -5,6 +6,8 @@ import type { Running } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import type { Logger } from "../logging/logger.js";
+import { createDevMailbox } from "../notifications/dev-mailbox.js";
+import { createEmailRenderer } from "../notifications/email-templates.js";
 import { createOrders } from "../orders/orders.js";
 import { createPaymentGatewayClient } from "../orders/payment-gateway-client.js";
 import { startRecoveryLoop } from "../orders/recovery-loop.js";
@@ -47,6 +50,15 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
       descriptors: loadDescriptorRegistry(),
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
+      // On embedded defaults the emails go to the development sink, and are shown here.
+      pages:
+        config.smtpUrl === undefined
+          ? createDevMailbox({
+              mailDir: join(config.dataDir, "mail"),
+              renderer: createEmailRenderer({ overrideDir: config.emailTemplatesDir, rereadFiles: true }),
+              logger,
+            })
+          : undefined,
     });
     const port = await server.start(config.port);
     const recovery = startRecoveryLoop(orders, {

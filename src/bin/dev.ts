@@ -47,8 +47,9 @@ await runProcess("shop-dev", async (config, logger) => {
       logger.child({ component: "api" }),
     );
     started.push(api);
-    started.push(await startWorker(config, database.databaseUrl, logger.child({ component: "worker" })));
-    process.stdout.write(banner(config, api.port, gateway?.port, admin));
+    const worker = await startWorker(config, database.databaseUrl, logger.child({ component: "worker" }));
+    started.push(worker);
+    process.stdout.write(banner(config, { api: api.port, gateway: gateway?.port, worker: worker.port }, admin));
   } catch (error) {
     await stopAll();
     throw error;
@@ -58,11 +59,10 @@ await runProcess("shop-dev", async (config, logger) => {
 
 function banner(
   config: Config,
-  apiPort: number,
-  gatewayPort: number | undefined,
+  ports: { api: number; gateway: number | undefined; worker: number },
   admin: { email: string | undefined; password: string | undefined },
 ): string {
-  const api = `127.0.0.1:${apiPort}`;
+  const api = `127.0.0.1:${ports.api}`;
   const login = `{"email": "${admin.email}", "password": "${admin.password}"}`;
   const adminLines =
     admin.email === undefined
@@ -72,14 +72,15 @@ function banner(
     grpcurl -plaintext -H "authorization: Bearer $TOKEN" ${api} shop.v1.AuthService/GetCurrentUser
 
 `;
-  const gateway = gatewayPort === undefined ? config.paymentGatewayUrl : `127.0.0.1:${gatewayPort}`;
+  const gateway = ports.gateway === undefined ? config.paymentGatewayUrl : `127.0.0.1:${ports.gateway}`;
   return `
   Shop backend is running.
 
     Shop API          ${api}  (gRPC, gRPC-Web and Connect; reflection and health enabled)
     Payment gateway   ${gateway}
     Database          ${config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}/postgres` : "DATABASE_URL"}
-    Emails            ${config.smtpUrl === undefined ? `development SMTP sink, saved as .eml files in ${config.dataDir}/mail` : "SMTP_URL"}
+    Email worker      health on 127.0.0.1:${ports.worker}
+    Emails            ${config.smtpUrl === undefined ? `development mailbox: http://${api}/mailbox  (saved in ${config.dataDir}/mail)` : "SMTP_URL"}
 
   Try it:
     grpcurl -plaintext ${api} list

@@ -7,6 +7,8 @@ export interface Config {
   nodeEnv: "development" | "production" | "test";
   port: number;
   paymentGatewayPort: number;
+  /** Where the email worker answers gRPC health. */
+  workerPort: number;
   /** Unset: the all-in-one process starts the built-in gateway on paymentGatewayPort. */
   paymentGatewayUrl: string | undefined;
   /** Unset: an embedded PostgreSQL under dataDir. */
@@ -52,6 +54,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     nodeEnv,
     port: read.port("PORT", 50051),
     paymentGatewayPort: read.port("PAYMENT_GATEWAY_PORT", 50052),
+    workerPort: read.port("WORKER_PORT", 50053),
     paymentGatewayUrl: read.url("PAYMENT_GATEWAY_URL", ["http:", "https:"]),
     databaseUrl: read.url("DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: absolute(read.text("DATA_DIR") ?? ".data", cwd),

@@ -4,7 +4,8 @@ import type { Logger } from "../logging/logger.js";
 
 /** The email worker's task; what it receives is an order id and which email to send. */
 export const SEND_ORDER_EMAIL_TASK = "send_order_email";
-export type OrderEmailKind = "confirmation" | "cancellation";
+export const ORDER_EMAIL_KINDS = ["confirmation", "cancellation"] as const;
+export type OrderEmailKind = (typeof ORDER_EMAIL_KINDS)[number];
 
 /**
  * Enqueues an order email inside the caller's transaction: the job exists if and only if

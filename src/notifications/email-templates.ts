@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import nunjucks from "nunjucks";
+import type { OrderView } from "../orders/order-records.js";
 import type { OrderEmailKind } from "./email-jobs.js";
 
 const BUILT_IN_DIR = fileURLToPath(new URL("../../templates/email/", import.meta.url));
@@ -12,8 +13,14 @@ export interface RenderedEmail {
   text: string;
 }
 
+/** What every order email template sees, besides `shopName`. */
+export interface OrderEmailContext {
+  order: OrderView;
+  customer: { displayName: string };
+}
+
 export interface EmailRenderer {
-  render(kind: OrderEmailKind, context: Record<string, unknown>): RenderedEmail;
+  render(kind: OrderEmailKind, context: OrderEmailContext): RenderedEmail;
 }
 
 /** Raised at start-up for a template that does not compile, naming its file and line. */
@@ -24,11 +31,16 @@ export class TemplateError extends Error {}
  * `overrideDir` replaces the built-in one; the rest fall back. HTML is autoescaped (a product
  * named `<script>` is shown, not run); subject and text are plain text and are not.
  * Every template is compiled here, so a broken override stops start-up, not a delivery.
+ * With `rereadFiles`, each render reads the files again: template previews show an edit on
+ * the next reload.
  */
-export function createEmailRenderer(options: { overrideDir?: string; shopName?: string } = {}): EmailRenderer {
+export function createEmailRenderer(
+  options: { overrideDir?: string; shopName?: string; rereadFiles?: boolean } = {},
+): EmailRenderer {
   const searchPath = options.overrideDir ? [options.overrideDir, BUILT_IN_DIR] : [BUILT_IN_DIR];
-  const html = environment(searchPath, true);
-  const plain = environment(searchPath, false);
+  const noCache = options.rereadFiles ?? false;
+  const html = environment(searchPath, true, noCache);
+  const plain = environment(searchPath, false, noCache);
 
   const names = new Set(readdirSync(BUILT_IN_DIR).filter((name) => name.endsWith(".njk")));
   for (const name of names) {
@@ -51,8 +63,8 @@ export function createEmailRenderer(options: { overrideDir?: string; shopName?: 
   };
 }
 
-function environment(searchPath: string[], autoescape: boolean): nunjucks.Environment {
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(searchPath, { noCache: false }), {
+function environment(searchPath: string[], autoescape: boolean, noCache: boolean): nunjucks.Environment {
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(searchPath, { noCache }), {
     autoescape,
     throwOnUndefined: true,
   });

@@ -1,3 +1,5 @@
+import type http from "node:http";
+import type http2 from "node:http2";
 import type { FileRegistry } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -25,6 +27,14 @@ export interface RpcServerOptions {
    * that matters: an unauthenticated internal service must not be callable by any web page.
    */
   cors: boolean;
+  /**
+   * Plain web pages on the same port, asked first and without CORS: returns true when it
+   * answered the request (the development mailbox).
+   */
+  pages?: (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ) => boolean;
   /** Run inside error mapping, so what they throw is mapped too (authentication, for one). */
   interceptors?: Interceptor[];
   /** ErrorInfo domain of this server's errors, e.g. "shop.v1". */
@@ -82,6 +92,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const healthStatus = health;
 
   const server = createCleartextServer((req, res) => {
+    if (options.pages?.(req, res)) return;
     if (options.cors && applyCors(req, res)) return;
     handler(req, res);
   });

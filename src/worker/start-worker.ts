@@ -1,5 +1,6 @@
+import { EventEmitter } from "node:events";
 import { join } from "node:path";
-import { Logger as GraphileLogger, run } from "graphile-worker";
+import { Logger as GraphileLogger, run, type WorkerEvents } from "graphile-worker";
 import nodemailer from "nodemailer";
 import pg from "pg";
 import type { Running } from "../bin/process-lifecycle.js";
@@ -12,59 +13,156 @@ import { startDevSmtpSink } from "../notifications/dev-smtp-sink.js";
 import { type OrderEmailKind, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
 import { createEmailRenderer } from "../notifications/email-templates.js";
 import { createOrderEmails } from "../notifications/order-emails.js";
+import { ServingStatus } from "../rpc/health.js";
+import { loadDescriptorRegistry } from "../rpc/reflection.js";
+import { createRpcServer } from "../rpc/rpc-server.js";
+import { startJobPoolLiveness } from "./job-pool-liveness.js";
 
 const CONCURRENCY = 4;
+
+export interface WorkerTuning {
+  /** How often this worker looks for jobs left locked by dead workers. */
+  deadPoolCheckMs: number;
+  /** How long a job must have been locked before its pool may be judged dead. */
+  lockGraceMs: number;
+}
+
+const DEFAULT_TUNING: WorkerTuning = { deadPoolCheckMs: 30_000, lockGraceMs: 10_000 };
+
+export interface RunningWorker extends Running {
+  /** Where gRPC health answers for this worker. */
+  port: number;
+}
 
 /**
  * The email worker: runs queued email jobs (graphile-worker, on the shop database) and sends
  * them over SMTP with nodemailer. Jobs that fail are retried with exponential backoff by the
- * queue; several replicas may run, each job is locked by one at a time.
+ * queue; several replicas may run, each job is locked by one at a time, and the jobs of a
+ * replica that died are taken over by the others (see job-pool-liveness.ts). gRPC health on
+ * config.workerPort says whether this worker is running jobs.
  */
-export async function startWorker(config: Config, databaseUrl: string, logger: Logger): Promise<Running> {
+export async function startWorker(
+  config: Config,
+  databaseUrl: string,
+  logger: Logger,
+  tuning: Partial<WorkerTuning> = {},
+): Promise<RunningWorker> {
+  const { deadPoolCheckMs, lockGraceMs } = { ...DEFAULT_TUNING, ...tuning };
   const renderer = createEmailRenderer({ overrideDir: config.emailTemplatesDir });
-  const sink = config.smtpUrl === undefined ? await startDevSmtpSink(join(config.dataDir, "mail"), logger) : undefined;
-  const transport = nodemailer.createTransport(sink?.url ?? config.smtpUrl ?? "", { pool: true } as object);
-  const orm = await openOrm({
-    databaseUrl,
-    entities: shopEntities,
-    migrationsList: shopMigrations,
-    migrationsTable: "shop_migrations",
-    logger,
-    poolSize: CONCURRENCY,
-  });
-  const emails = createOrderEmails({ em: orm.em, transport, renderer, mailFrom: config.mailFrom, logger });
-  // Our own pool, so that an idle connection's error (the database restarting) is logged
-  // rather than crashing the process, and so that stopping closes it for certain.
-  const queuePool = new pg.Pool({ connectionString: databaseUrl, max: CONCURRENCY + 2 });
-  queuePool.on("error", (error) => logger.warn({ event: "jobs.pool_error", err: error }, "job queue connection lost"));
-  const runner = await run({
-    pgPool: queuePool,
-    concurrency: CONCURRENCY,
-    noHandleSignals: true,
-    pollInterval: 1_000,
-    logger: new GraphileLogger(() => (level, message, meta) => {
-      if (level === "error" || level === "warning") logger.warn({ event: "jobs.log", level, meta }, message);
-    }),
-    taskList: {
-      async [SEND_ORDER_EMAIL_TASK](payload) {
-        const { orderId, kind } = payload as { orderId: string; kind: OrderEmailKind };
-        try {
-          await emails.send(orderId, kind);
-        } catch (error) {
-          logger.warn({ event: "email.send_failed", orderId, kind, err: error }, "email not sent; will retry");
-          throw error;
-        }
-      },
-    },
-  });
-  logger.info({ event: "worker.started", smtp: sink ? "development sink" : "SMTP_URL" }, "email worker started");
-  return {
-    async stop() {
-      await runner.stop();
-      await queuePool.end();
-      transport.close();
-      await orm.close(true);
-      await sink?.stop();
-    },
+  const opened: Running[] = [];
+  const closeOpened = async () => {
+    for (const component of opened.reverse()) await component.stop();
   };
+  try {
+    const sink =
+      config.smtpUrl === undefined ? await startDevSmtpSink(join(config.dataDir, "mail"), logger) : undefined;
+    if (sink) opened.push(sink);
+    const transport = nodemailer.createTransport(sink?.url ?? config.smtpUrl ?? "", { pool: true } as object);
+    opened.push({ stop: async () => transport.close() });
+    const orm = await openOrm({
+      databaseUrl,
+      entities: shopEntities,
+      migrationsList: shopMigrations,
+      migrationsTable: "shop_migrations",
+      logger,
+      poolSize: CONCURRENCY,
+    });
+    opened.push({ stop: () => orm.close(true) });
+    const emails = createOrderEmails({ em: orm.em, transport, renderer, mailFrom: config.mailFrom, logger });
+
+    // Our own pool, so that a connection's error (the database restarting), idle or in use,
+    // is logged rather than crashing the process, and so that stopping closes it for certain.
+    const queuePool = new pg.Pool({ connectionString: databaseUrl, max: CONCURRENCY + 2 });
+    const connectionLost = (error: Error) =>
+      logger.warn({ event: "jobs.pool_error", err: error }, "job queue connection lost");
+    queuePool.on("error", connectionLost);
+    queuePool.on("connect", (client) => client.on("error", connectionLost));
+    opened.push({ stop: () => queuePool.end() });
+
+    const server = createRpcServer({
+      routes: () => {},
+      cors: false,
+      errorDomain: "shop.v1",
+      descriptors: loadDescriptorRegistry(),
+      logger,
+      shutdownGraceMs: config.shutdownGraceMs,
+    });
+    const liveness = await startJobPoolLiveness({
+      databaseUrl,
+      queuePool,
+      taskIdentifiers: [SEND_ORDER_EMAIL_TASK],
+      checkIntervalMs: deadPoolCheckMs,
+      lockGraceMs,
+      logger,
+      onSessionChange: (alive) => server.health.set(alive ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
+    });
+    opened.push(liveness);
+    await liveness.releaseJobsOfDeadPools();
+
+    const events: WorkerEvents = new EventEmitter();
+    events.on("pool:create", ({ workerPool }) => {
+      liveness.hold(workerPool.id).catch((error: unknown) => {
+        logger.error({ event: "jobs.pool_lock_failed", err: error }, "could not lock this worker pool");
+      });
+    });
+    const runner = await run({
+      pgPool: queuePool,
+      concurrency: CONCURRENCY,
+      noHandleSignals: true,
+      pollInterval: 1_000,
+      events,
+      logger: new GraphileLogger(() => (level, message, meta) => {
+        if (level === "error" || level === "warning") logger.warn({ event: "jobs.log", level, meta }, message);
+      }),
+      taskList: {
+        async [SEND_ORDER_EMAIL_TASK](payload, helpers) {
+          const { orderId, kind } = payload as { orderId: string; kind: OrderEmailKind };
+          try {
+            await emails.send(orderId, kind);
+          } catch (error) {
+            const { attempts, max_attempts: maxAttempts, id: jobId } = helpers.job;
+            if (attempts >= maxAttempts) {
+              logger.error(
+                { event: "email.gave_up", orderId, kind, jobId, attempts, err: error },
+                "email not sent after its last attempt; retry it with `email-jobs retry`",
+              );
+            } else {
+              logger.warn(
+                { event: "email.send_failed", orderId, kind, attempts, err: error },
+                "email not sent; will retry",
+              );
+            }
+            throw error;
+          }
+        },
+      },
+    });
+    let stopping = false;
+    opened.push({
+      stop: async () => {
+        stopping = true;
+        await runner.stop();
+      },
+    });
+    runner.promise.then(
+      () => {
+        if (!stopping) server.health.set(ServingStatus.NOT_SERVING);
+      },
+      (error: unknown) => {
+        server.health.set(ServingStatus.NOT_SERVING);
+        logger.fatal({ event: "worker.failed", err: error }, "the job runner stopped; this worker runs no more jobs");
+      },
+    );
+
+    const port = await server.start(config.workerPort);
+    opened.push(server);
+    logger.info(
+      { event: "worker.started", port, smtp: sink ? "development sink" : "SMTP_URL" },
+      "email worker started",
+    );
+    return { port, stop: closeOpened };
+  } catch (error) {
+    await closeOpened();
+    throw error;
+  }
 }

@@ -17,6 +17,7 @@ describe("configuration", () => {
       nodeEnv: "development",
       port: 50051,
       paymentGatewayPort: 50052,
+      workerPort: 50053,
       paymentGatewayUrl: undefined,
       databaseUrl: undefined,
       dataDir: "/srv/shop/.data",
@@ -39,6 +40,7 @@ describe("configuration", () => {
         NODE_ENV: "production",
         PORT: "8080",
         PAYMENT_GATEWAY_PORT: "8081",
+        WORKER_PORT: "8082",
         PAYMENT_GATEWAY_URL: "http://payments:8081",
         DATABASE_URL: "postgres://shop:secret@db:5432/shop",
         DATA_DIR: "/var/lib/shop",
@@ -56,6 +58,7 @@ describe("configuration", () => {
     expect(config).toMatchObject({
       nodeEnv: "production",
       port: 8080,
+      workerPort: 8082,
       paymentGatewayUrl: "http://payments:8081",
       dataDir: "/var/lib/shop",
       emailTemplatesDir: "/srv/shop/templates/custom",

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nodemailer from "nodemailer";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../gen/shop/v1/order_service_pb.js";
 import type { Running } from "../../src/bin/process-lifecycle.js";
 import { loadConfig } from "../../src/config/config.js";
@@ -19,18 +19,19 @@ function workerConfig(smtpUrl: string, templatesDir?: string) {
   return loadConfig({
     SMTP_URL: smtpUrl,
     MAIL_FROM: "Test Shop <orders@shop.test>",
+    WORKER_PORT: "0",
     DATA_DIR: mkdtempSync(join(tmpdir(), "worker-")),
     ...(templatesDir && { EMAIL_TEMPLATES_DIR: templatesDir }),
   });
 }
 
 describe("confirmation emails", () => {
-  const fixture = useOrderApi();
+  const fixture = useOrderApi({}, { ownDatabase: "emails_confirmation" });
   let smtp: SmtpCatcher;
   let worker: Running;
   beforeAll(async () => {
     smtp = await startSmtpCatcher();
-    worker = await startWorker(workerConfig(smtp.url), inject("databaseUrl"), testLogger);
+    worker = await startWorker(workerConfig(smtp.url), fixture.databaseUrl, testLogger);
   });
   afterAll(async () => {
     await worker.stop();
@@ -59,13 +60,13 @@ describe("confirmation emails", () => {
 });
 
 describe("email delivery when SMTP is down for a while", () => {
-  const fixture = useOrderApi();
+  const fixture = useOrderApi({}, { ownDatabase: "emails_smtp_down" });
 
   it("delivers the email once SMTP is back, exactly once", async () => {
     const probe = await startSmtpCatcher();
     const port = probe.port;
     await probe.stop(); // nothing listens on this port now
-    const worker = await startWorker(workerConfig(`smtp://127.0.0.1:${port}`), inject("databaseUrl"), testLogger);
+    const worker = await startWorker(workerConfig(`smtp://127.0.0.1:${port}`), fixture.databaseUrl, testLogger);
     const customer = await createUser(fixture.api);
     const product = await fixture.product(5);
     const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
@@ -79,7 +80,7 @@ describe("email delivery when SMTP is down for a while", () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
 
-    const smtp = await startSmtpCatcher(port);
+    const smtp = await startSmtpCatcher({ port });
     await smtp.waitFor((m) => m.subject?.includes(order?.id ?? "") ?? false);
     await worker.stop();
     expect(smtp.messages.filter((m) => m.subject?.includes(order?.id ?? ""))).toHaveLength(1);
@@ -88,7 +89,7 @@ describe("email delivery when SMTP is down for a while", () => {
 });
 
 describe("customized templates", () => {
-  const fixture = useOrderApi();
+  const fixture = useOrderApi({}, { ownDatabase: "emails_templates" });
 
   it("uses an override by file name and the built-in templates for the rest", async () => {
     const templates = mkdtempSync(join(tmpdir(), "templates-"));
@@ -97,7 +98,7 @@ describe("customized templates", () => {
       "Thanks {{ customer.displayName }}! Order {{ order.id }}",
     );
     const smtp = await startSmtpCatcher();
-    const worker = await startWorker(workerConfig(smtp.url, templates), inject("databaseUrl"), testLogger);
+    const worker = await startWorker(workerConfig(smtp.url, templates), fixture.databaseUrl, testLogger);
     const customer = await createUser(fixture.api);
     const product = await fixture.product(5);
     const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
@@ -112,13 +113,13 @@ describe("customized templates", () => {
     const templates = mkdtempSync(join(tmpdir(), "templates-"));
     writeFileSync(join(templates, "order-confirmation.text.njk"), "Hello\nTotal: {{ order.totalMinor | }}\n");
     await expect(
-      startWorker(workerConfig("smtp://127.0.0.1:1", templates), inject("databaseUrl"), testLogger),
+      startWorker(workerConfig("smtp://127.0.0.1:1", templates), fixture.databaseUrl, testLogger),
     ).rejects.toThrow(/order-confirmation\.text\.njk.*Line/s);
   });
 });
 
 describe("a job that runs twice", () => {
-  const fixture = useOrderApi();
+  const fixture = useOrderApi({}, { ownDatabase: "emails_twice" });
 
   it("sends the email once: the second run finds the sent marker", async () => {
     const smtp = await startSmtpCatcher();

@@ -16,12 +16,12 @@ export interface RunningTestGateway {
   stop(): Promise<void>;
 }
 
-/** The real MockPaymentGateway on the run's database, over real gRPC. */
+/** The real MockPaymentGateway on the run's database (or `databaseUrl`), over real gRPC. */
 export async function startTestGateway(
   faults: Partial<FaultInjection> = {},
-  options: { port?: number } = {},
+  options: { port?: number; databaseUrl?: string } = {},
 ): Promise<RunningTestGateway> {
-  const orm = await openGatewayDatabase(inject("databaseUrl"), testLogger);
+  const orm = await openGatewayDatabase(options.databaseUrl ?? inject("databaseUrl"), testLogger);
   const server = buildGatewayServer({
     em: orm.em,
     faults: { ...NO_FAULTS, ...faults },

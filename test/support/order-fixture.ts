@@ -1,16 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { InventoryService, type Product } from "../../gen/shop/v1/inventory_service_pb.js";
 import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
 import type { FaultInjection } from "../../src/payment-gateway/faults.js";
 import { type RunningTestGateway, startTestGateway, testCard } from "./gateway.js";
 import { createProduct } from "./products.js";
 import { type ListeningApi, startApiServer } from "./rpc-server.js";
+import { createScratchDatabase } from "./scratch-database.js";
 import { createUser, type TestUser } from "./users.js";
 
 export interface OrderFixture {
+  /** The database the API and the gateway use. */
+  databaseUrl: string;
   gateway: RunningTestGateway;
   api: ListeningApi;
   orders: Client<typeof OrderService>;
@@ -32,12 +35,26 @@ export interface OrderFixture {
   emailJobsFor(orderId: string): Promise<string[]>;
 }
 
-/** For a describe block: the real gateway and the real API calling it over gRPC. */
-export function useOrderApi(faults: Partial<FaultInjection> = {}): OrderFixture {
+/**
+ * For a describe block: the real gateway and the real API calling it over gRPC, on the run's
+ * database or, with `ownDatabase`, on a database of the block's own. Email workers need
+ * one: on the shared database, another file's worker would take their jobs.
+ */
+export function useOrderApi(
+  faults: Partial<FaultInjection> = {},
+  options: { ownDatabase?: string } = {},
+): OrderFixture {
   const fixture = {} as OrderFixture;
+  let dropDatabase = async () => {};
   beforeAll(async () => {
-    fixture.gateway = await startTestGateway(faults);
-    fixture.api = await startApiServer({ gatewayUrl: fixture.gateway.baseUrl });
+    fixture.databaseUrl = inject("databaseUrl");
+    if (options.ownDatabase) {
+      const database = await createScratchDatabase(options.ownDatabase);
+      fixture.databaseUrl = database.url;
+      dropDatabase = database.drop;
+    }
+    fixture.gateway = await startTestGateway(faults, { databaseUrl: fixture.databaseUrl });
+    fixture.api = await startApiServer({ gatewayUrl: fixture.gateway.baseUrl, databaseUrl: fixture.databaseUrl });
     const transport = createGrpcTransport({ baseUrl: fixture.api.baseUrl });
     fixture.orders = createClient(OrderService, transport);
     fixture.inventory = createClient(InventoryService, transport);
@@ -80,6 +97,7 @@ export function useOrderApi(faults: Partial<FaultInjection> = {}): OrderFixture 
   afterAll(async () => {
     await fixture.api.stop();
     await fixture.gateway.stop();
+    await dropDatabase();
   });
   return fixture;
 }

@@ -32,11 +32,13 @@ const descriptors = loadDescriptorRegistry();
 const NO_GATEWAY = "http://127.0.0.1:9";
 
 /**
- * The real shop API on the run's database, listening on a free port of 127.0.0.1, calling
- * the payment gateway at `gatewayUrl` over gRPC.
+ * The real shop API on the run's database (or `databaseUrl`), listening on a free port of
+ * 127.0.0.1, calling the payment gateway at `gatewayUrl` over gRPC.
  */
-export async function startApiServer(options: { gatewayUrl?: string } = {}): Promise<ListeningApi> {
-  const orm = await openShopDatabase(inject("databaseUrl"), testLogger);
+export async function startApiServer(
+  options: { gatewayUrl?: string; databaseUrl?: string } = {},
+): Promise<ListeningApi> {
+  const orm = await openShopDatabase(options.databaseUrl ?? inject("databaseUrl"), testLogger);
   const accessTokens = createAccessTokens(TEST_JWT_SECRET);
   const gateway = createPaymentGatewayClient({
     baseUrl: options.gatewayUrl ?? NO_GATEWAY,

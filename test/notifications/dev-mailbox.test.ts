@@ -1,0 +1,193 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService } from "../../gen/shop/v1/auth_service_pb.js";
+import { InventoryService } from "../../gen/shop/v1/inventory_service_pb.js";
+import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
+import { type RunningApi, startApi } from "../../src/api/start-api.js";
+import { loadConfig } from "../../src/config/config.js";
+import { type RunningWorker, startWorker } from "../../src/worker/start-worker.js";
+import { type RunningTestGateway, startTestGateway, testCard } from "../support/gateway.js";
+import { uniqueSku } from "../support/products.js";
+import { createScratchDatabase } from "../support/scratch-database.js";
+import { testLogger } from "../support/silent-logger.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Where the screenshots are kept for people to look at. */
+const ARTIFACTS = "test-results/dev-mailbox";
+/** CI installs Chromium and must run the browser tests; elsewhere they need it installed. */
+const browserMissing = !existsSync(CHROMIUM) && process.env.CI === undefined;
+
+/** A plain HTTP/1.1 GET with the headers given, as any browser or page might send. */
+function get(port: number, path: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path, headers }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      })
+      .on("error", reject);
+  });
+}
+
+describe("the development mailbox, on embedded defaults", () => {
+  let database: { url: string; drop: () => Promise<void> };
+  let gateway: RunningTestGateway;
+  let api: RunningApi;
+  let worker: RunningWorker;
+  let dataDir: string;
+  let templatesDir: string;
+  let orderId: string;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    database = await createScratchDatabase("dev_mailbox");
+    gateway = await startTestGateway({}, { databaseUrl: database.url });
+    dataDir = mkdtempSync(join(tmpdir(), "mailbox-"));
+    templatesDir = mkdtempSync(join(tmpdir(), "mailbox-templates-"));
+    // No SMTP_URL: the worker sends to the development sink, the API shows the mailbox.
+    const config = loadConfig({
+      PORT: "0",
+      WORKER_PORT: "0",
+      DATA_DIR: dataDir,
+      PAYMENT_GATEWAY_URL: gateway.baseUrl,
+      EMAIL_TEMPLATES_DIR: templatesDir,
+      ADMIN_EMAIL: "admin@mailbox.test",
+      ADMIN_PASSWORD: "mailbox admin password",
+    });
+    api = await startApi(config, database.url, testLogger);
+    worker = await startWorker(config, database.url, testLogger);
+
+    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${api.port}` });
+    const auth = createClient(AuthService, transport);
+    const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+    const admin = await auth.login({ email: "admin@mailbox.test", password: "mailbox admin password" });
+    const { product } = await createClient(InventoryService, transport).createProduct(
+      {
+        sku: uniqueSku("LAMP"),
+        name: '<script>document.title = "pwned"</script> Desk lamp',
+        unitPrice: { currencyCode: "EUR", amountMinor: 3450n },
+        initialStock: 3,
+      },
+      bearer(admin.accessToken),
+    );
+    await auth.register({ email: "grace@mailbox.test", password: "grace's password", displayName: "Grace Hopper" });
+    const customer = await auth.login({ email: "grace@mailbox.test", password: "grace's password" });
+    const placed = await createClient(OrderService, transport).placeOrder(
+      {
+        requestId: "mailbox-1",
+        lines: [{ productId: product?.id ?? "", quantity: 2 }],
+        card: testCard("4242424242424242"),
+      },
+      bearer(customer.accessToken),
+    );
+    orderId = placed.order?.id ?? "";
+    for (let attempt = 0; readdirSync(join(dataDir, "mail")).every((name) => !name.endsWith(".eml")); attempt++) {
+      if (attempt > 300) throw new Error("the development sink never received the confirmation");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (!browserMissing) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+    }
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await api?.stop();
+    await gateway?.stop();
+    await database?.drop();
+  });
+
+  it.skipIf(browserMissing)(
+    "in Chromium, lists the confirmation and shows it as the customer sees it, the product's <script> as text",
+    async () => {
+      const page = await (browser as Browser).newPage({ viewport: { width: 1100, height: 1200 } });
+      const dialogs: string[] = [];
+      page.on("dialog", (dialog) => dialogs.push(dialog.message()));
+      await page.goto(`http://127.0.0.1:${api.port}/mailbox`);
+      await page.getByRole("link", { name: `Your order ${orderId} is confirmed` }).click();
+
+      await expect.poll(() => page.locator("dl.headers").textContent()).toContain("grace@mailbox.test");
+      const email = page.frameLocator("iframe.email");
+      await email.getByText(`Thank you for your order ${orderId}`).waitFor();
+      const shown = await email.locator("body").textContent();
+      expect(shown).toContain("Hi Grace Hopper");
+      expect(shown).toContain('<script>document.title = "pwned"</script> Desk lamp');
+      expect(shown).toMatch(/Total\s*€69\.00/);
+      expect(await page.locator("pre.text").textContent()).toContain("Total: €69.00");
+      expect(await email.locator("script").count()).toBe(0);
+      expect(dialogs).toEqual([]);
+      await page.screenshot({ path: join(ARTIFACTS, "confirmation.png"), fullPage: true });
+    },
+  );
+
+  it.skipIf(browserMissing)("in Chromium, previews every template on sample data", async () => {
+    const page = await (browser as Browser).newPage({ viewport: { width: 1100, height: 1200 } });
+    await page.goto(`http://127.0.0.1:${api.port}/mailbox`);
+    await page.getByRole("link", { name: "Order cancellation" }).click();
+    const email = page.frameLocator("iframe.email");
+    await email.getByText("Your order 0b5f3c1e-6a2d-4c8e-9f47-3d2a1b0c9e8f is cancelled").waitFor();
+    expect(await email.locator("body").textContent()).toContain("T-shirt <b>bold</b> & co");
+    await page.screenshot({ path: join(ARTIFACTS, "cancellation-preview.png"), fullPage: true });
+  });
+
+  it("sends no CORS headers, so no other web site can read it", async () => {
+    const inbox = await get(api.port, "/mailbox", { origin: "https://evil.example" });
+    expect(inbox.status).toBe(200);
+    expect(inbox.body).toContain(orderId);
+    expect(inbox.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
+  it("refuses a request addressed to another name, as DNS rebinding would send", async () => {
+    const rebound = await get(api.port, "/mailbox", { host: `evil.example:${api.port}` });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).not.toContain(orderId);
+  });
+
+  it("serves nothing outside its mail folder", async () => {
+    for (const path of ["/mailbox/messages/..%2F..%2Fetc%2Fpasswd", "/mailbox/messages/../../etc/passwd/source"]) {
+      expect((await get(api.port, path)).status).toBe(404);
+    }
+  });
+
+  it("serves an email's HTML in a sandbox where no script runs", async () => {
+    const [name] = readdirSync(join(dataDir, "mail")).filter((file) => file.endsWith(".eml"));
+    const html = await get(api.port, `/mailbox/messages/${name}/html`);
+    expect(html.headers["content-security-policy"]).toMatch(/^sandbox; default-src 'none'/);
+  });
+
+  it("previews a template as it is on disk now: an edit shows on reload, a broken one says where", async () => {
+    const subject = join(templatesDir, "order-confirmation.subject.njk");
+    writeFileSync(subject, "Merci {{ customer.displayName }}, order {{ order.id }}");
+    const edited = await get(api.port, "/mailbox/previews/confirmation");
+    expect(edited.body).toContain("Merci Ada Lovelace, order 0b5f3c1e-6a2d-4c8e-9f47-3d2a1b0c9e8f");
+
+    writeFileSync(subject, "Merci {{ customer.displayName | }}");
+    const broken = await get(api.port, "/mailbox/previews/confirmation");
+    expect(broken.status).toBe(500);
+    expect(broken.body).toMatch(/order-confirmation\.subject\.njk.*Line 1/s);
+    rmSync(subject);
+  });
+});
