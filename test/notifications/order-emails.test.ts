@@ -8,6 +8,7 @@ import type { Running } from "../../src/bin/process-lifecycle.js";
 import { loadConfig } from "../../src/config/config.js";
 import { createEmailRenderer } from "../../src/notifications/email-templates.js";
 import { createOrderEmails } from "../../src/notifications/order-emails.js";
+import { sampleEmailContext } from "../../src/notifications/sample-order.js";
 import { startWorker } from "../../src/worker/start-worker.js";
 import { useOrderApi } from "../support/order-fixture.js";
 import { createProduct } from "../support/products.js";
@@ -107,6 +108,21 @@ describe("customized templates", () => {
     await smtp.stop();
     expect(mail.subject).toBe(`Thanks Test customer! Order ${order?.id}`);
     expect(mail.text).toContain("Total: €12.50");
+  });
+
+  it("restyles every email from an overridden layout alone", () => {
+    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    writeFileSync(
+      join(templates, "layout.html.njk"),
+      '<html><body class="brand">{% block header %}{{ shopName }}{% endblock %}<main>{% block content %}{% endblock %}</main></body></html>',
+    );
+    const renderer = createEmailRenderer({ overrideDir: templates, shopName: "Teal Shop" });
+    for (const kind of ["confirmation", "cancellation"] as const) {
+      const { html } = renderer.render(kind, sampleEmailContext());
+      expect(html).toMatch(/^<html><body class="brand">Teal Shop<main>/);
+      expect(html).toContain("Teal mug");
+      expect(html).toContain("T-shirt &lt;b&gt;bold&lt;/b&gt; &amp; co");
+    }
   });
 
   it("stops start-up on a broken override, naming the file and line", async () => {
