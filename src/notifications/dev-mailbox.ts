@@ -1,21 +1,14 @@
 import { readdir, readFile } from "node:fs/promises";
-import type http from "node:http";
-import type http2 from "node:http2";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AddressObject, type ParsedMail, simpleParser } from "mailparser";
 import nunjucks from "nunjucks";
 import type { Logger } from "../logging/logger.js";
+import type { PageHandler } from "../rpc/cleartext-server.js";
 import { ORDER_EMAIL_KINDS, type OrderEmailKind } from "./email-jobs.js";
 import type { EmailRenderer } from "./email-templates.js";
 import { sampleEmailContext } from "./sample-order.js";
-
-type Request = http.IncomingMessage | http2.Http2ServerRequest;
-type Response = http.ServerResponse | http2.Http2ServerResponse;
-
-/** Answers the requests under /mailbox and returns true; returns false for any other. */
-export type DevMailbox = (req: Request, res: Response) => boolean;
 
 const PAGES_DIR = fileURLToPath(new URL("../../templates/dev-mailbox/", import.meta.url));
 /** The newest this many emails are listed; older ones stay on disk. */
@@ -31,11 +24,11 @@ const EMAIL_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; im
 /**
  * The development mailbox: the emails the development SMTP sink saved under `mailDir`, each
  * shown as its recipient would see it, and a preview of every email template on sample data.
- * It exists only on embedded defaults. It sends no CORS headers, and answers only requests
- * addressed to localhost or an IP address, so no other web site can read it, even through DNS
- * rebinding.
+ * It exists only when SMTP_URL is unset. It sends no CORS headers, and answers only requests
+ * from this machine addressed to localhost or a loopback address, so neither another machine
+ * nor a web site can read it, even through DNS rebinding.
  */
-export function createDevMailbox(options: { mailDir: string; renderer: EmailRenderer; logger: Logger }): DevMailbox {
+export function createDevMailbox(options: { mailDir: string; renderer: EmailRenderer; logger: Logger }): PageHandler {
   const pages = new nunjucks.Environment(new nunjucks.FileSystemLoader(PAGES_DIR), {
     autoescape: true,
     throwOnUndefined: true,
@@ -57,7 +50,7 @@ export function createDevMailbox(options: { mailDir: string; renderer: EmailRend
   });
 
   async function inbox(): Promise<Reply> {
-    const names = (await readdir(options.mailDir).catch(() => []))
+    const names = (await readdir(options.mailDir).catch(unlessMissing([] as string[])))
       .filter((name) => MESSAGE_NAME.test(name))
       .sort()
       .reverse();
@@ -102,9 +95,11 @@ export function createDevMailbox(options: { mailDir: string; renderer: EmailRend
 
   async function readMessage(name: string): Promise<Buffer> {
     if (!MESSAGE_NAME.test(name)) throw new NotFound();
-    return readFile(join(options.mailDir, name)).catch(() => {
-      throw new NotFound();
-    });
+    return readFile(join(options.mailDir, name)).catch(
+      unlessMissing<Buffer>(() => {
+        throw new NotFound();
+      }),
+    );
   }
 
   async function answer(path: string, method: string): Promise<Reply> {
@@ -117,12 +112,12 @@ export function createDevMailbox(options: { mailDir: string; renderer: EmailRend
   }
 
   return (req, res) => {
-    const url = new URL(req.url ?? "/", "http://mailbox");
-    if (url.pathname !== "/mailbox" && !url.pathname.startsWith("/mailbox/")) return false;
+    const url = URL.parse(req.url ?? "/", "http://mailbox");
+    if (url === null || (url.pathname !== "/mailbox" && !url.pathname.startsWith("/mailbox/"))) return false;
     const host = req.headers.host ?? req.headers[":authority"];
-    const reply = isLocalAddress(typeof host === "string" ? host : "")
+    const reply = isFromThisMachine(req.socket.remoteAddress, typeof host === "string" ? host : "")
       ? answer(url.pathname, req.method ?? "GET")
-      : Promise.resolve(plain(403, "The development mailbox answers only on localhost or an IP address."));
+      : Promise.resolve(plain(403, "The development mailbox answers only on this machine, at localhost or 127.0.0.1."));
     reply
       .catch((error: unknown) => {
         if (error instanceof NotFound) return plain(404, "No such email or template.");
@@ -138,6 +133,7 @@ export function createDevMailbox(options: { mailDir: string; renderer: EmailRend
           "x-content-type-options": "nosniff",
           "referrer-policy": "no-referrer",
           "cache-control": "no-store",
+          ...(done.status === 405 && { allow: "GET, HEAD" }),
         })) {
           res.setHeader(name, value);
         }
@@ -156,6 +152,14 @@ interface Reply {
 }
 
 class NotFound extends Error {}
+
+/** What to do when a file or folder does not exist; any other error (EACCES, EMFILE) is not that. */
+function unlessMissing<T>(fallback: T | (() => T)): (error: NodeJS.ErrnoException) => T {
+  return (error) => {
+    if (error.code !== "ENOENT") throw error;
+    return typeof fallback === "function" ? (fallback as () => T)() : fallback;
+  };
+}
 
 function plain(status: number, body: string): Reply {
   return { status, type: "text/plain; charset=utf-8", policy: EMAIL_POLICY, body };
@@ -180,11 +184,20 @@ function addresses(value: AddressObject | AddressObject[] | undefined): string {
   return (Array.isArray(value) ? value : value ? [value] : []).map((address) => address.text).join(", ");
 }
 
-/** localhost, *.localhost or an IP literal: names a DNS rebinding attack cannot take over. */
-function isLocalAddress(host: string): boolean {
+/**
+ * From a loopback address, and addressed to localhost, *.localhost or a loopback IP: never
+ * from another machine, and never from a page whose DNS name was rebound to 127.0.0.1.
+ */
+function isFromThisMachine(remoteAddress: string | undefined, host: string): boolean {
   const hostname = host
     .replace(/:\d+$/, "")
     .replace(/^\[(.*)\]$/, "$1")
     .toLowerCase();
-  return hostname === "localhost" || hostname.endsWith(".localhost") || isIP(hostname) !== 0;
+  const localName = hostname === "localhost" || hostname.endsWith(".localhost") || isLoopback(hostname);
+  return localName && isLoopback(remoteAddress ?? "");
+}
+
+function isLoopback(address: string): boolean {
+  const ipv4 = address.replace(/^::ffff:/, "");
+  return address === "::1" || (isIP(ipv4) === 4 && ipv4.startsWith("127."));
 }

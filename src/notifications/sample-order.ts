@@ -1,10 +1,10 @@
-import type { OrderView } from "../orders/order-records.js";
+import type { OrderEmailContext } from "./email-templates.js";
 
 /**
  * What template previews render: an order with every part a template may show, including
  * a product name with markup in it, so a preview also shows that HTML is escaped.
  */
-export function sampleEmailContext(): { order: OrderView; customer: { displayName: string } } {
+export function sampleEmailContext(): OrderEmailContext {
   const createdAt = new Date("2026-03-14T15:09:26Z");
   return {
     customer: { displayName: "Ada Lovelace" },

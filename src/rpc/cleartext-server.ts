@@ -3,7 +3,10 @@ import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
 
-type RequestHandler = (
+/** Answers a request itself and returns true, or returns false to leave it to the next handler. */
+export type PageHandler = (...request: Parameters<RequestHandler>) => boolean;
+
+export type RequestHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;

@@ -1,12 +1,10 @@
-import type http from "node:http";
-import type http2 from "node:http2";
 import type { FileRegistry } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import type { Logger } from "../logging/logger.js";
 import { createAccessLogInterceptor } from "./access-log.js";
-import { createCleartextServer } from "./cleartext-server.js";
+import { createCleartextServer, type PageHandler } from "./cleartext-server.js";
 import { applyCors } from "./cors.js";
 import { createErrorMappingInterceptor } from "./error-mapping.js";
 import { createHealthService, createHealthStatus, type HealthStatus, ServingStatus } from "./health.js";
@@ -31,10 +29,7 @@ export interface RpcServerOptions {
    * Plain web pages on the same port, asked first and without CORS: returns true when it
    * answered the request (the development mailbox).
    */
-  pages?: (
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    res: http.ServerResponse | http2.Http2ServerResponse,
-  ) => boolean;
+  pages?: PageHandler;
   /** Run inside error mapping, so what they throw is mapped too (authentication, for one). */
   interceptors?: Interceptor[];
   /** ErrorInfo domain of this server's errors, e.g. "shop.v1". */
@@ -91,8 +86,21 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   if (health === undefined) throw new Error("connectNodeAdapter did not register routes");
   const healthStatus = health;
 
+  /** A page that throws must not take the server down with it. */
+  const servedAsPage: PageHandler = (req, res) => {
+    if (!options.pages) return false;
+    try {
+      return options.pages(req, res);
+    } catch (error) {
+      logger.error({ event: "server.page_failed", err: error }, "a page failed");
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+      return true;
+    }
+  };
+
   const server = createCleartextServer((req, res) => {
-    if (options.pages?.(req, res)) return;
+    if (servedAsPage(req, res)) return;
     if (options.cors && applyCors(req, res)) return;
     handler(req, res);
   });

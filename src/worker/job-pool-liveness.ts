@@ -1,4 +1,5 @@
 import pg from "pg";
+import { LOCK_KEY, LOCK_SESSION_OPTIONS } from "../db/advisory-locks.js";
 import type { Logger } from "../logging/logger.js";
 
 /**
@@ -6,8 +7,13 @@ import type { Logger } from "../logging/logger.js";
  * that pool's process dies (SIGKILL, out of memory, a lost node) the job stays locked, and
  * the queue cannot tell a dead pool from a slow one. So each of our pools holds a PostgreSQL
  * session advisory lock named after it for as long as its process lives, and PostgreSQL drops
- * that lock the moment the session ends. A pool lock that anyone else can take belongs to a
- * dead pool, whose jobs are unlocked to run again.
+ * that lock when the session ends (within about 25 s for a vanished host: see
+ * LOCK_SESSION_OPTIONS). A pool lock that anyone else can take belongs to a dead pool, whose
+ * jobs are unlocked to run again.
+ *
+ * A live pool whose lock session is cut may be taken for dead too, and its job run again
+ * while it is still running: the email's own send lock (order-emails.ts) makes that second
+ * run wait for the first instead of sending twice.
  */
 export interface JobPoolLiveness {
   /** Holds the pool's lock until this process ends; call before the pool runs a job. */
@@ -36,32 +42,66 @@ export interface JobPoolLivenessOptions {
 }
 
 const RECONNECT_DELAYS_MS = [250, 1_000, 2_000, 5_000];
+/** How often the lock session proves it is still there and still holds every lock. */
+const HEARTBEAT_MS = 5_000;
 
 export async function startJobPoolLiveness(options: JobPoolLivenessOptions): Promise<JobPoolLiveness> {
   const { logger } = options;
   const held = new Set<string>();
-  let session = await openSession();
   let stopping = false;
+  let session = await openSession();
+  let reconnecting: Promise<void> | undefined;
   let checking: Promise<number> | undefined;
 
   async function openSession(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "email-worker-liveness" });
+    const client = new pg.Client({
+      connectionString: options.databaseUrl,
+      application_name: "email-worker-liveness",
+      options: LOCK_SESSION_OPTIONS,
+      keepAlive: true,
+      query_timeout: HEARTBEAT_MS,
+    });
     client.on("error", (error) =>
       logger.warn({ event: "jobs.liveness_session_error", err: error }, "lock session error"),
     );
-    await client.connect();
-    for (const poolId of held)
-      await client.query("select pg_advisory_lock(hashtextextended($1, 0))", [lockName(poolId)]);
-    client.once("end", () => {
-      if (!stopping) void reconnect();
-    });
+    try {
+      await client.connect();
+      if (stopping) throw new Error("stopping");
+      for (const poolId of held) await client.query(`select pg_advisory_lock(${LOCK_KEY})`, [lockName(poolId)]);
+    } catch (error) {
+      void client.end().catch(() => {});
+      throw error;
+    }
+    client.once("end", () => lost(client));
     return client;
   }
 
-  /** Until it is back, other workers may take our pools for dead: a retried job is deduplicated. */
-  async function reconnect(): Promise<void> {
+  /** A heartbeat that fails or finds a lock missing means the session is gone, whatever the socket says. */
+  async function heartbeat(): Promise<void> {
+    const current = session;
+    try {
+      const { rows } = await current.query<{ locks: number }>(
+        `select count(*)::int as locks from pg_locks
+         where pid = pg_backend_pid() and locktype = 'advisory' and granted`,
+      );
+      if ((rows[0]?.locks ?? 0) < held.size) throw new Error("a pool lock is missing from the lock session");
+    } catch (error) {
+      logger.warn({ event: "jobs.liveness_heartbeat_failed", err: error }, "lock session failed its heartbeat");
+      lost(current);
+    }
+  }
+
+  function lost(client: pg.Client): void {
+    if (stopping || client !== session || reconnecting) return;
+    void client.end().catch(() => {});
     options.onSessionChange(false);
     logger.error({ event: "jobs.liveness_session_lost" }, "lost the session holding the worker pool locks");
+    reconnecting = reconnect().finally(() => {
+      reconnecting = undefined;
+    });
+  }
+
+  async function reconnect(): Promise<void> {
     for (let attempt = 0; !stopping; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, RECONNECT_DELAYS_MS[Math.min(attempt, 3)]));
       if (stopping) return;
@@ -79,30 +119,32 @@ export async function startJobPoolLiveness(options: JobPoolLivenessOptions): Pro
   async function releaseJobsOfDeadPools(): Promise<number> {
     const client = await options.queuePool.connect();
     try {
-      const { rows: candidates } = await client.query<{ pool_id: string; jobs: number }>(
-        `select locked_by as pool_id, count(*)::int as jobs from graphile_worker.jobs
+      const { rows: candidates } = await client.query<{ pool_id: string }>(
+        `select distinct locked_by as pool_id from graphile_worker.jobs
          where locked_by is not null and task_identifier = any($1::text[])
-           and locked_at < now() - make_interval(secs => $2::float8 / 1000)
-         group by locked_by`,
+           and locked_at < now() - make_interval(secs => $2::float8 / 1000)`,
         [options.taskIdentifiers, options.lockGraceMs],
       );
-      const dead: { poolId: string; jobs: number }[] = [];
-      for (const { pool_id: poolId, jobs } of candidates) {
+      const dead: string[] = [];
+      for (const { pool_id: poolId } of candidates) {
         if (held.has(poolId)) continue;
         const name = lockName(poolId);
-        const { rows } = await client.query<{ free: boolean }>(
-          "select pg_try_advisory_lock(hashtextextended($1, 0)) as free",
-          [name],
-        );
+        const { rows } = await client.query<{ free: boolean }>(`select pg_try_advisory_lock(${LOCK_KEY}) as free`, [
+          name,
+        ]);
         if (!rows[0]?.free) continue;
-        await client.query("select pg_advisory_unlock(hashtextextended($1, 0))", [name]);
-        dead.push({ poolId, jobs });
+        await client.query(`select pg_advisory_unlock(${LOCK_KEY})`, [name]);
+        dead.push(poolId);
       }
       if (dead.length === 0) return 0;
-      await client.query("select graphile_worker.force_unlock_workers($1::text[])", [dead.map((pool) => pool.poolId)]);
-      const unlocked = dead.reduce((sum, pool) => sum + pool.jobs, 0);
+      const { rows } = await client.query<{ jobs: number }>(
+        `select count(*)::int as jobs from graphile_worker.jobs where locked_by = any($1::text[])`,
+        [dead],
+      );
+      await client.query("select graphile_worker.force_unlock_workers($1::text[])", [dead]);
+      const unlocked = rows[0]?.jobs ?? 0;
       logger.warn(
-        { event: "jobs.dead_pool_jobs_unlocked", pools: dead.map((pool) => pool.poolId), jobs: unlocked },
+        { event: "jobs.dead_pool_jobs_unlocked", pools: dead, jobs: unlocked },
         "unlocked the jobs of worker pools whose process is gone",
       );
       return unlocked;
@@ -119,29 +161,34 @@ export async function startJobPoolLiveness(options: JobPoolLivenessOptions): Pro
     return checking;
   }
 
-  const timer = setInterval(() => {
+  const checkTimer = setInterval(() => {
     check().catch((error: unknown) =>
       logger.warn({ event: "jobs.dead_pool_check_failed", err: error }, "could not look for dead worker pools"),
     );
   }, options.checkIntervalMs);
-  timer.unref();
+  const heartbeatTimer = setInterval(() => {
+    if (!reconnecting) void heartbeat();
+  }, HEARTBEAT_MS);
+  checkTimer.unref();
+  heartbeatTimer.unref();
 
   return {
     async hold(poolId) {
       held.add(poolId);
-      await session.query("select pg_advisory_lock(hashtextextended($1, 0))", [lockName(poolId)]);
+      await session.query(`select pg_advisory_lock(${LOCK_KEY})`, [lockName(poolId)]);
     },
     releaseJobsOfDeadPools: check,
     async stop() {
       stopping = true;
-      clearInterval(timer);
-      await checking?.catch(() => {});
-      await session.end().catch(() => {});
+      clearInterval(checkTimer);
+      clearInterval(heartbeatTimer);
+      await Promise.allSettled([checking, reconnecting]);
+      // A session whose peer vanished may never finish closing; its locks go with the process.
+      await Promise.race([session.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     },
   };
 }
 
-/** Namespaced, so that no other user of advisory locks in this database collides with ours. */
 function lockName(poolId: string): string {
-  return `order-backend.email-worker-pool:${poolId}`;
+  return `email-worker-pool:${poolId}`;
 }

@@ -5,14 +5,15 @@ import nodemailer from "nodemailer";
 import pg from "pg";
 import type { Running } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
+import { LOCK_SESSION_OPTIONS } from "../db/advisory-locks.js";
 import { shopEntities } from "../db/entities.js";
 import { shopMigrations } from "../db/migration-list.js";
 import { openOrm } from "../db/orm.js";
 import type { Logger } from "../logging/logger.js";
 import { startDevSmtpSink } from "../notifications/dev-smtp-sink.js";
-import { type OrderEmailKind, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
+import { type OrderEmailKind, prepareJobQueue, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
 import { createEmailRenderer } from "../notifications/email-templates.js";
-import { createOrderEmails } from "../notifications/order-emails.js";
+import { createOrderEmails, EmailBeingSent } from "../notifications/order-emails.js";
 import { ServingStatus } from "../rpc/health.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { createRpcServer } from "../rpc/rpc-server.js";
@@ -50,10 +51,17 @@ export async function startWorker(
   const { deadPoolCheckMs, lockGraceMs } = { ...DEFAULT_TUNING, ...tuning };
   const renderer = createEmailRenderer({ overrideDir: config.emailTemplatesDir });
   const opened: Running[] = [];
+  /** Stops in reverse order of start; one failing to stop does not keep the others open. */
   const closeOpened = async () => {
-    for (const component of opened.reverse()) await component.stop();
+    const failures: unknown[] = [];
+    for (const component of opened.splice(0).reverse()) {
+      await component.stop().catch((error: unknown) => failures.push(error));
+    }
+    if (failures.length > 0) throw new AggregateError(failures, "the email worker did not stop cleanly");
   };
   try {
+    // The worker may start before the API has ever run: the queue's schema is its to install too.
+    await prepareJobQueue(databaseUrl, logger);
     const sink =
       config.smtpUrl === undefined ? await startDevSmtpSink(join(config.dataDir, "mail"), logger) : undefined;
     if (sink) opened.push(sink);
@@ -68,16 +76,28 @@ export async function startWorker(
       poolSize: CONCURRENCY,
     });
     opened.push({ stop: () => orm.close(true) });
-    const emails = createOrderEmails({ em: orm.em, transport, renderer, mailFrom: config.mailFrom, logger });
 
-    // Our own pool, so that a connection's error (the database restarting), idle or in use,
-    // is logged rather than crashing the process, and so that stopping closes it for certain.
-    const queuePool = new pg.Pool({ connectionString: databaseUrl, max: CONCURRENCY + 2 });
+    // Our own pools, so that a connection's error (the database restarting), idle or in use,
+    // is logged rather than crashing the process, and so that stopping closes them for certain.
     const connectionLost = (error: Error) =>
       logger.warn({ event: "jobs.pool_error", err: error }, "job queue connection lost");
-    queuePool.on("error", connectionLost);
-    queuePool.on("connect", (client) => client.on("error", connectionLost));
-    opened.push({ stop: () => queuePool.end() });
+    const openPool = (max: number, options?: string) => {
+      const pool = new pg.Pool({ connectionString: databaseUrl, max, ...(options && { options, keepAlive: true }) });
+      pool.on("error", connectionLost);
+      pool.on("connect", (client) => client.on("error", connectionLost));
+      opened.push({ stop: () => pool.end() });
+      return pool;
+    };
+    const queuePool = openPool(CONCURRENCY + 2);
+    const lockPool = openPool(CONCURRENCY, LOCK_SESSION_OPTIONS);
+    const emails = createOrderEmails({
+      em: orm.em,
+      lockPool,
+      transport,
+      renderer,
+      mailFrom: config.mailFrom,
+      logger,
+    });
 
     const server = createRpcServer({
       routes: () => {},
@@ -87,6 +107,10 @@ export async function startWorker(
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
     });
+    /** SERVING only while both hold: the runner runs jobs, and our pool locks are held. */
+    const serving = { runner: true, locks: true };
+    const reportHealth = () =>
+      server.health.set(serving.runner && serving.locks ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     const liveness = await startJobPoolLiveness({
       databaseUrl,
       queuePool,
@@ -94,7 +118,10 @@ export async function startWorker(
       checkIntervalMs: deadPoolCheckMs,
       lockGraceMs,
       logger,
-      onSessionChange: (alive) => server.health.set(alive ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
+      onSessionChange: (alive) => {
+        serving.locks = alive;
+        reportHealth();
+      },
     });
     opened.push(liveness);
     await liveness.releaseJobsOfDeadPools();
@@ -117,11 +144,16 @@ export async function startWorker(
       taskList: {
         async [SEND_ORDER_EMAIL_TASK](payload, helpers) {
           const { orderId, kind } = payload as { orderId: string; kind: OrderEmailKind };
+          const { attempts, max_attempts: maxAttempts, id: jobId } = helpers.job;
           try {
             await emails.send(orderId, kind);
           } catch (error) {
-            const { attempts, max_attempts: maxAttempts, id: jobId } = helpers.job;
-            if (attempts >= maxAttempts) {
+            if (error instanceof EmailBeingSent) {
+              logger.info(
+                { event: "email.being_sent_elsewhere", orderId, kind },
+                "email in flight elsewhere; retry later",
+              );
+            } else if (attempts >= maxAttempts) {
               logger.error(
                 { event: "email.gave_up", orderId, kind, jobId, attempts, err: error },
                 "email not sent after its last attempt; retry it with `email-jobs retry`",
@@ -137,32 +169,38 @@ export async function startWorker(
         },
       },
     });
-    let stopping = false;
+    let runnerStopped = false;
     opened.push({
       stop: async () => {
-        stopping = true;
-        await runner.stop();
+        if (!runnerStopped) await runner.stop();
       },
     });
     runner.promise.then(
       () => {
-        if (!stopping) server.health.set(ServingStatus.NOT_SERVING);
+        runnerStopped = true;
+        serving.runner = false;
+        reportHealth();
       },
       (error: unknown) => {
-        server.health.set(ServingStatus.NOT_SERVING);
+        runnerStopped = true;
+        serving.runner = false;
+        reportHealth();
         logger.fatal({ event: "worker.failed", err: error }, "the job runner stopped; this worker runs no more jobs");
       },
     );
 
     const port = await server.start(config.workerPort);
     opened.push(server);
+    reportHealth();
     logger.info(
       { event: "worker.started", port, smtp: sink ? "development sink" : "SMTP_URL" },
       "email worker started",
     );
     return { port, stop: closeOpened };
   } catch (error) {
-    await closeOpened();
+    await closeOpened().catch((stopError: unknown) =>
+      logger.warn({ event: "worker.stop_failed", err: stopError }, "could not close what the failed start opened"),
+    );
     throw error;
   }
 }

@@ -1,6 +1,8 @@
+import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
+import { connect } from "node:net";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -24,10 +26,10 @@ const ARTIFACTS = "test-results/dev-mailbox";
 const browserMissing = !existsSync(CHROMIUM) && process.env.CI === undefined;
 
 /** A plain HTTP/1.1 GET with the headers given, as any browser or page might send. */
-function get(port: number, path: string, headers: Record<string, string> = {}) {
+function get(port: number, path: string, headers: Record<string, string> = {}, host = "127.0.0.1") {
   return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
     http
-      .get({ host: "127.0.0.1", port, path, headers }, (res) => {
+      .get({ host, port, path, headers }, (res) => {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => {
@@ -166,10 +168,47 @@ describe("the development mailbox, on embedded defaults", () => {
     expect(rebound.body).not.toContain(orderId);
   });
 
-  it("serves nothing outside its mail folder", async () => {
-    for (const path of ["/mailbox/messages/..%2F..%2Fetc%2Fpasswd", "/mailbox/messages/../../etc/passwd/source"]) {
-      expect((await get(api.port, path)).status).toBe(404);
+  it("refuses a request from another machine", async () => {
+    const ownNetworkAddress = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address?.family === "IPv4" && !address.internal)?.address;
+    if (ownNetworkAddress === undefined) return; // no network but loopback: no other machine either
+    const remote = await get(api.port, "/mailbox", { host: `${ownNetworkAddress}:${api.port}` }, ownNetworkAddress);
+    expect(remote.status).toBe(403);
+    expect(remote.body).not.toContain(orderId);
+  });
+
+  it("takes a message's name literally: an encoded path outside its folder is not found", async () => {
+    // A file next to the mail folder, where "../" would reach if a name were decoded.
+    writeFileSync(join(dataDir, "secret.eml"), "Subject: not yours\r\n\r\nsecret");
+    for (const path of [
+      "/mailbox/messages/..%2Fsecret.eml",
+      "/mailbox/messages/..%2Fsecret.eml/source",
+      "/mailbox/messages/%2E%2E%2Fsecret.eml/html",
+    ]) {
+      const reply = await get(api.port, path);
+      expect(reply.status, path).toBe(404);
+      expect(reply.body).not.toContain("secret");
     }
+  });
+
+  it("survives a request line that is not a valid URL", async () => {
+    const socket = connect(api.port, "127.0.0.1").resume();
+    socket.end("GET http://a:b/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    await once(socket, "close");
+    expect((await get(api.port, "/mailbox")).status).toBe(200);
+  });
+
+  it("is read-only", async () => {
+    const reply = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http
+        .request({ host: "127.0.0.1", port: api.port, path: "/mailbox", method: "DELETE" }, resolve)
+        .on("error", reject)
+        .end();
+    });
+    expect(reply.statusCode).toBe(405);
+    expect(reply.headers.allow).toBe("GET, HEAD");
+    reply.resume();
   });
 
   it("serves an email's HTML in a sandbox where no script runs", async () => {

@@ -2,12 +2,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nodemailer from "nodemailer";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../gen/shop/v1/order_service_pb.js";
 import type { Running } from "../../src/bin/process-lifecycle.js";
 import { loadConfig } from "../../src/config/config.js";
 import { createEmailRenderer } from "../../src/notifications/email-templates.js";
-import { createOrderEmails } from "../../src/notifications/order-emails.js";
+import { createOrderEmails, EmailBeingSent, type OrderEmails } from "../../src/notifications/order-emails.js";
 import { sampleEmailContext } from "../../src/notifications/sample-order.js";
 import { startWorker } from "../../src/worker/start-worker.js";
 import { useOrderApi } from "../support/order-fixture.js";
@@ -136,24 +137,63 @@ describe("customized templates", () => {
 
 describe("a job that runs twice", () => {
   const fixture = useOrderApi({}, { ownDatabase: "emails_twice" });
-
-  it("sends the email once: the second run finds the sent marker", async () => {
-    const smtp = await startSmtpCatcher();
-    const emails = createOrderEmails({
+  let smtp: SmtpCatcher;
+  let lockPool: pg.Pool;
+  let emails: OrderEmails;
+  beforeAll(async () => {
+    smtp = await startSmtpCatcher();
+    lockPool = new pg.Pool({ connectionString: fixture.databaseUrl, max: 4 });
+    emails = createOrderEmails({
       em: fixture.api.orm.em,
+      lockPool,
       transport: nodemailer.createTransport(smtp.url),
       renderer: createEmailRenderer(),
       mailFrom: "Test Shop <orders@shop.test>",
       logger: testLogger,
     });
+  });
+  afterAll(async () => {
+    await lockPool.end();
+    await smtp.stop();
+  });
+
+  async function paidOrder(): Promise<string> {
     const customer = await createUser(fixture.api);
     const product = await fixture.product(5);
     const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
-    const orderId = order?.id ?? "";
+    return order?.id ?? "";
+  }
+
+  it("sends the email once: the second run finds the sent marker", async () => {
+    const orderId = await paidOrder();
     expect(await emails.send(orderId, "confirmation")).toBe("sent");
     expect(await emails.send(orderId, "confirmation")).toBe("already_sent");
-    await smtp.waitFor((m) => m.subject?.includes(orderId) ?? false);
     expect(smtp.messages.filter((m) => m.subject?.includes(orderId))).toHaveLength(1);
-    await smtp.stop();
+  });
+
+  it("sends the email once when the second run starts while the first is still sending", async () => {
+    const orderId = await paidOrder();
+    const holding = await startSmtpCatcher({ holdAnswers: true });
+    const slow = createOrderEmails({
+      em: fixture.api.orm.em,
+      lockPool,
+      transport: nodemailer.createTransport(holding.url),
+      renderer: createEmailRenderer(),
+      mailFrom: "Test Shop <orders@shop.test>",
+      logger: testLogger,
+    });
+    const first = slow.send(orderId, "confirmation");
+    for (let attempt = 0; holding.unanswered() === 0; attempt++) {
+      if (attempt > 300) throw new Error("the first run never reached the SMTP server");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    await expect(emails.send(orderId, "confirmation")).rejects.toBeInstanceOf(EmailBeingSent);
+    holding.answerAll();
+    expect(await first).toBe("sent");
+    expect(await emails.send(orderId, "confirmation")).toBe("already_sent");
+    expect(holding.messages).toHaveLength(1);
+    expect(smtp.messages.filter((m) => m.subject?.includes(orderId))).toHaveLength(0);
+    await holding.stop();
   });
 });

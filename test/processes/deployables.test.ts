@@ -45,6 +45,18 @@ describe("each deployable runs alone, as a container runs it", () => {
     expect(await api.exited).toBe(0);
   });
 
+  it("worker: starts alone on a database nothing has migrated yet, as on a first deploy", async () => {
+    const fresh = await createScratchDatabase("deployables_fresh");
+    try {
+      const worker = spawnDeployable("worker", { DATABASE_URL: fresh.url, WORKER_PORT: "0" });
+      await worker.waitForLog((line) => line.event === "worker.started");
+      worker.child.kill("SIGTERM");
+      expect(await worker.exited).toBe(0);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it("refuses to start on bad configuration, naming every offending variable", async () => {
     const api = spawnDeployable("api", { PORT: "eighty", LOG_LEVEL: "chatty", NODE_ENV: "production" });
     expect(await api.exited).toBe(1);
