@@ -50,9 +50,9 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
       descriptors: loadDescriptorRegistry(),
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
-      // On embedded defaults the emails go to the development sink, and are shown here.
+      // Without SMTP_URL the emails go to the development sink, and are shown here.
       pages:
-        config.smtpUrl === undefined
+        config.smtpUrl === undefined && config.nodeEnv !== "production"
           ? createDevMailbox({
               mailDir: join(config.dataDir, "mail"),
               renderer: createEmailRenderer({ overrideDir: config.emailTemplatesDir, rereadFiles: true }),

@@ -3,13 +3,13 @@
  *   npm run email-jobs -- list            the failed jobs, with order id and last error
  *   npm run email-jobs -- retry ID [ID…]  retry them now, with a fresh set of attempts
  */
-import { loadConfig } from "../config/config.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import { createLogger } from "../logging/logger.js";
 import { listFailedEmailJobs, retryEmailJobs } from "../notifications/failed-email-jobs.js";
+import { loadConfigOrExit } from "./process-lifecycle.js";
 
 const [command, ...ids] = process.argv.slice(2);
-const config = loadConfig();
+const config = loadConfigOrExit("email-jobs");
 if (config.databaseUrl === undefined) {
   process.stderr.write("email-jobs: set DATABASE_URL to the shop database\n");
   process.exit(2);

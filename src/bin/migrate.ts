@@ -1,11 +1,11 @@
 /** Applies pending migrations and exits: `npm run migrate`, or a deployment's migration job. */
 
-import { loadConfig } from "../config/config.js";
 import { provideDatabaseServer } from "../db/database.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import { createLogger } from "../logging/logger.js";
+import { loadConfigOrExit } from "./process-lifecycle.js";
 
-const config = loadConfig();
+const config = loadConfigOrExit("migrate");
 const logger = createLogger({ level: config.logLevel, name: "migrate" });
 const database = await provideDatabaseServer(config, logger);
 try {

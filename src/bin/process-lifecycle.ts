@@ -1,4 +1,4 @@
-import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { type Config, ConfigError, loadConfig, type ProcessName } from "../config/config.js";
 import { provideDatabaseServer } from "../db/database.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 
@@ -11,17 +11,10 @@ export interface Running {
  * it gracefully and exits 0. A second signal exits at once; a failed start exits 1.
  */
 export async function runProcess(
-  name: string,
+  name: ProcessName,
   start: (config: Config, logger: Logger) => Promise<Running>,
 ): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${name}: ${error.message}\n`);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit(name);
   const logger = createLogger({ level: config.logLevel, name });
 
   let running: Running | undefined;
@@ -56,6 +49,17 @@ export async function runProcess(
     process.exit(1);
   }
   if (stopping) await stopAndExit();
+}
+
+/** The process's configuration, or exit 1 naming every offending variable, without a stack trace. */
+export function loadConfigOrExit(name: ProcessName): Config {
+  try {
+    return loadConfig(process.env, process.cwd(), name);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${name}: ${error.message}\n`);
+    process.exit(1);
+  }
 }
 
 /**

@@ -41,11 +41,27 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * What each process needs set in production, where embedded defaults are refused: the
+ * payment gateway signs no tokens and the worker checks none, and only the worker sends mail.
+ */
+const PRODUCTION_REQUIREMENTS = {
+  "shop-api": ["DATABASE_URL", "JWT_SECRET"],
+  "payment-gateway": ["DATABASE_URL"],
+  "email-worker": ["DATABASE_URL", "SMTP_URL"],
+  "shop-dev": ["DATABASE_URL", "JWT_SECRET", "SMTP_URL"],
+  migrate: ["DATABASE_URL"],
+  "email-jobs": ["DATABASE_URL"],
+} as const;
+
+/** The processes this project runs, each with its own needs (PRODUCTION_REQUIREMENTS). */
+export type ProcessName = keyof typeof PRODUCTION_REQUIREMENTS;
+
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const NODE_ENVS = ["development", "production", "test"] as const;
 const MIN_JWT_SECRET_LENGTH = 32;
 
-export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+export function loadConfig(env: Env = process.env, cwd = process.cwd(), processName: ProcessName = "shop-dev"): Config {
   const problems: string[] = [];
   const read = new EnvReader(env, problems);
 
@@ -77,8 +93,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (config.jwtSecret !== undefined && config.jwtSecret.length < MIN_JWT_SECRET_LENGTH) {
     problems.push(`JWT_SECRET must be at least ${MIN_JWT_SECRET_LENGTH} characters long`);
   }
-  if (config.jwtSecret === undefined && nodeEnv === "production") {
-    problems.push("JWT_SECRET is required when NODE_ENV=production");
+  if (nodeEnv === "production") {
+    // Embedded defaults keep data on the container's disk and mail in a sink: not for production.
+    const set = { DATABASE_URL: config.databaseUrl, JWT_SECRET: config.jwtSecret, SMTP_URL: config.smtpUrl };
+    for (const name of PRODUCTION_REQUIREMENTS[processName]) {
+      if (set[name] === undefined) problems.push(`${name} is required when NODE_ENV=production`);
+    }
   }
   if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
     problems.push("ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
@@ -88,11 +108,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
   if (config.adminPassword !== undefined && config.adminPassword.length < 8) {
     problems.push("ADMIN_PASSWORD must be at least 8 characters long");
-  }
-  if (nodeEnv === "production") {
-    // Embedded defaults keep data on the container's disk and mail in a sink: not for production.
-    if (config.databaseUrl === undefined) problems.push("DATABASE_URL is required when NODE_ENV=production");
-    if (config.smtpUrl === undefined) problems.push("SMTP_URL is required when NODE_ENV=production");
   }
   if (config.port !== 0 && config.port === config.paymentGatewayPort && config.paymentGatewayUrl === undefined) {
     problems.push(`PORT and PAYMENT_GATEWAY_PORT must differ (both are ${config.port})`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config/config.js";
+import { ConfigError, loadConfig, type ProcessName } from "../../src/config/config.js";
 
 function problemsOf(env: Record<string, string>): readonly string[] {
   try {
@@ -91,10 +91,27 @@ describe("configuration", () => {
 
   it("requires real infrastructure in production, not embedded defaults", () => {
     expect(problemsOf({ NODE_ENV: "production" })).toEqual([
-      "JWT_SECRET is required when NODE_ENV=production",
       "DATABASE_URL is required when NODE_ENV=production",
+      "JWT_SECRET is required when NODE_ENV=production",
       "SMTP_URL is required when NODE_ENV=production",
     ]);
+  });
+
+  it("requires in production only what each process uses", () => {
+    const problems = (processName: ProcessName) => {
+      try {
+        loadConfig({ NODE_ENV: "production" }, "/srv/shop", processName);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems.map((problem) => problem.split(" ")[0]);
+        throw error;
+      }
+      return [];
+    };
+    expect(problems("shop-api")).toEqual(["DATABASE_URL", "JWT_SECRET"]);
+    expect(problems("payment-gateway")).toEqual(["DATABASE_URL"]);
+    expect(problems("email-worker")).toEqual(["DATABASE_URL", "SMTP_URL"]);
+    expect(problems("migrate")).toEqual(["DATABASE_URL"]);
+    expect(problems("email-jobs")).toEqual(["DATABASE_URL"]);
   });
 
   it("accepts any free port (0) for both servers", () => {

@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -5,6 +7,11 @@ import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../.
 import { AuthService, Role } from "../../gen/shop/v1/auth_service_pb.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { spawnDeployable } from "../support/spawn-deployable.js";
+
+const healthcheck = (port: string) =>
+  promisify(execFile)(process.execPath, ["--import", "tsx", "src/bin/healthcheck.ts", port], {
+    env: { PATH: process.env.PATH ?? "" },
+  });
 
 describe("each deployable runs alone, as a container runs it", () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -22,6 +29,8 @@ describe("each deployable runs alone, as a container runs it", () => {
     const listening = await deployable.waitForLog((line) => line.event === "server.listening");
     const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${listening.port}` }));
     expect((await health.check({ service })).status).toBe(ServingStatus.SERVING);
+    // The container image's HEALTHCHECK asks the same.
+    expect((await healthcheck(String(listening.port))).stdout).toBe(`health on port ${listening.port}: SERVING\n`);
 
     deployable.child.kill("SIGTERM");
     expect(await deployable.exited).toBe(0);
@@ -55,6 +64,11 @@ describe("each deployable runs alone, as a container runs it", () => {
     } finally {
       await fresh.drop();
     }
+  });
+
+  it("healthcheck: fails, saying why, when nothing serves on the port", async () => {
+    const refused = await healthcheck("9").catch((error: { code: number; stdout: string }) => error);
+    expect(refused).toMatchObject({ code: 1, stdout: expect.stringMatching(/^health on port 9: Unavailable/) });
   });
 
   it("refuses to start on bad configuration, naming every offending variable", async () => {
