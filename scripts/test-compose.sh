@@ -8,12 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/json.sh
-
-say() { printf 'test-compose: %s\n' "$*"; }
-fail() {
-  say "FAILED: $*" >&2
-  exit 1
-}
+source scripts/lib/report.sh
 
 JWT_SECRET=$(head -c 36 /dev/urandom | base64)
 ADMIN_EMAIL=admin@shop.localhost

@@ -20,12 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/json.sh
-
-say() { printf 'test-container: %s\n' "$*"; }
-fail() {
-  say "FAILED: $*" >&2
-  exit 1
-}
+source scripts/lib/report.sh
 
 mode=${CONTAINER_TEST:-required}
 cache=${CONTAINER_TEST_CACHE:-/var/cache/order-backend}

@@ -6,9 +6,7 @@ import pg from "pg";
 import type { Running } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
 import { LOCK_SESSION_OPTIONS } from "../db/advisory-locks.js";
-import { shopEntities } from "../db/entities.js";
-import { shopMigrations } from "../db/migration-list.js";
-import { openOrm } from "../db/orm.js";
+import { openShopOrm } from "../db/shop-database.js";
 import type { Logger } from "../logging/logger.js";
 import { startDevSmtpSink } from "../notifications/dev-smtp-sink.js";
 import { type OrderEmailKind, prepareJobQueue, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
@@ -67,14 +65,7 @@ export async function startWorker(
     if (sink) opened.push(sink);
     const transport = nodemailer.createTransport(sink?.url ?? config.smtpUrl ?? "", { pool: true } as object);
     opened.push({ stop: async () => transport.close() });
-    const orm = await openOrm({
-      databaseUrl,
-      entities: shopEntities,
-      migrationsList: shopMigrations,
-      migrationsTable: "shop_migrations",
-      logger,
-      poolSize: CONCURRENCY,
-    });
+    const orm = await openShopOrm(databaseUrl, logger, CONCURRENCY);
     opened.push({ stop: () => orm.close(true) });
 
     // Our own pools, so that a connection's error (the database restarting), idle or in use,
