@@ -43,10 +43,11 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * What each process needs set in production, where embedded defaults are refused: the
- * payment gateway signs no tokens and the worker checks none, and only the worker sends mail.
+ * payment gateway signs no tokens and the worker checks none, only the worker sends mail, and
+ * only the all-in-one `npm start` runs a gateway of its own.
  */
 const PRODUCTION_REQUIREMENTS = {
-  "shop-api": ["DATABASE_URL", "JWT_SECRET"],
+  "shop-api": ["DATABASE_URL", "JWT_SECRET", "PAYMENT_GATEWAY_URL"],
   "payment-gateway": ["DATABASE_URL"],
   "email-worker": ["DATABASE_URL", "SMTP_URL"],
   "shop-dev": ["DATABASE_URL", "JWT_SECRET", "SMTP_URL"],
@@ -95,7 +96,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), processN
   }
   if (nodeEnv === "production") {
     // Embedded defaults keep data on the container's disk and mail in a sink: not for production.
-    const set = { DATABASE_URL: config.databaseUrl, JWT_SECRET: config.jwtSecret, SMTP_URL: config.smtpUrl };
+    const set = {
+      DATABASE_URL: config.databaseUrl,
+      JWT_SECRET: config.jwtSecret,
+      SMTP_URL: config.smtpUrl,
+      PAYMENT_GATEWAY_URL: config.paymentGatewayUrl,
+    };
     for (const name of PRODUCTION_REQUIREMENTS[processName]) {
       if (set[name] === undefined) problems.push(`${name} is required when NODE_ENV=production`);
     }

@@ -22,6 +22,9 @@ export interface OrmOptions {
 export async function openOrm(options: OrmOptions) {
   const orm = await MikroORM.init({
     clientUrl: options.databaseUrl,
+    // MikroORM takes only host, port, user, password and database from clientUrl; pg reads the
+    // whole URL (sslmode, sslrootcert, options), as every other connection of ours does.
+    driverOptions: { connectionString: options.databaseUrl },
     entities: options.entities,
     extensions: [Migrator],
     pool: { min: 0, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 },
@@ -40,6 +43,12 @@ export async function openOrm(options: OrmOptions) {
     },
   });
   await orm.connect();
+  // connect() only prepares the pool: a query proves the server is there and accepts us.
+  const check = await orm.checkConnection();
+  if (!check.ok) {
+    await orm.close(true);
+    throw check.error ?? new Error(`cannot connect to PostgreSQL: ${check.reason}`);
+  }
   return orm;
 }
 

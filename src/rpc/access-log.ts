@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { Health } from "../../gen/health/v1/health_pb.js";
 import type { Logger } from "../logging/logger.js";
 import { requestIdKey } from "./request-id.js";
 
@@ -19,8 +20,10 @@ export function createAccessLogInterceptor(logger: Logger): Interceptor {
         durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
         requestId: req.contextValues.get(requestIdKey),
       };
-      if (failure === undefined) logger.info(entry, "rpc completed");
-      else logger.warn(entry, "rpc failed");
+      if (failure !== undefined) logger.warn(entry, "rpc failed");
+      // Probes ask every few seconds: at info they would drown the calls that matter.
+      else if (req.service.typeName === Health.typeName) logger.debug(entry, "rpc completed");
+      else logger.info(entry, "rpc completed");
     };
 
     let res: Awaited<ReturnType<typeof next>>;

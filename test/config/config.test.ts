@@ -107,7 +107,7 @@ describe("configuration", () => {
       }
       return [];
     };
-    expect(problems("shop-api")).toEqual(["DATABASE_URL", "JWT_SECRET"]);
+    expect(problems("shop-api")).toEqual(["DATABASE_URL", "JWT_SECRET", "PAYMENT_GATEWAY_URL"]);
     expect(problems("payment-gateway")).toEqual(["DATABASE_URL"]);
     expect(problems("email-worker")).toEqual(["DATABASE_URL", "SMTP_URL"]);
     expect(problems("migrate")).toEqual(["DATABASE_URL"]);

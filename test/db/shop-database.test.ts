@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { seedDemoCatalogue } from "../../src/db/demo-catalogue.js";
 import { shopMigrations } from "../../src/db/migration-list.js";
 import type { Orm } from "../../src/db/orm.js";
-import { openShopDatabase } from "../../src/db/shop-database.js";
+import { openShopDatabase, openShopOrm } from "../../src/db/shop-database.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { testLogger } from "../support/silent-logger.js";
 
@@ -23,6 +23,24 @@ describe("the shop database", () => {
     cleanups.push(() => orm.close(true));
     return orm;
   }
+
+  it("reads the whole DATABASE_URL, TLS settings included, as every other connection does", async () => {
+    const url = new URL(inject("databaseUrl"));
+    url.searchParams.set("application_name", "orm-reads-the-url");
+    const orm = await openShopOrm(url.toString(), testLogger);
+    cleanups.push(() => orm.close(true));
+    const [session] = await orm.em
+      .fork()
+      .execute<[{ name: string; ssl: string }]>(
+        "select current_setting('application_name') as name, current_setting('ssl') as ssl",
+      );
+    expect(session.name).toBe("orm-reads-the-url");
+
+    url.searchParams.set("sslmode", "verify-full");
+    const tls = openShopOrm(url.toString(), testLogger);
+    if (session.ssl === "off") await expect(tls).rejects.toThrow("The server does not support SSL connections");
+    else await expect(tls.then((encrypted) => encrypted.close(true))).resolves.toBeUndefined();
+  });
 
   it("is migrated at start-up to exactly what the entities describe", async () => {
     const orm = await open(await freshDatabase("entities"));
