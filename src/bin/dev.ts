@@ -11,18 +11,11 @@ import { seedDemoCatalogue } from "../db/demo-catalogue.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import { startGateway } from "../payment-gateway/start-gateway.js";
 import { startWorker } from "../worker/start-worker.js";
-import { type Running, runProcess } from "./process-lifecycle.js";
+import { type Running, runProcess, stopInReverse } from "./process-lifecycle.js";
 
 await runProcess("shop-dev", async (config, logger) => {
   const started: Running[] = [];
-  /** Stops in reverse order of start; one failing to stop does not keep the others running. */
-  const stopAll = async () => {
-    const failures: unknown[] = [];
-    for (const component of [...started].reverse()) {
-      await component.stop().catch((error: unknown) => failures.push(error));
-    }
-    if (failures.length > 0) throw new AggregateError(failures, "some components failed to stop");
-  };
+  const stopAll = () => stopInReverse(started);
   try {
     const database = await provideDatabaseServer(config, logger);
     started.push(database);

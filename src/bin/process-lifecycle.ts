@@ -51,6 +51,18 @@ export async function runProcess(
   if (stopping) await stopAndExit();
 }
 
+/**
+ * Stops what was started, in reverse order of start, each once; one failing to stop does not
+ * keep the others running. Rejects with every failure together.
+ */
+export async function stopInReverse(started: Running[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const component of started.splice(0).reverse()) {
+    await component.stop().catch((error: unknown) => failures.push(error));
+  }
+  if (failures.length > 0) throw new AggregateError(failures, "some components failed to stop");
+}
+
 /** The process's configuration, or exit 1 naming every offending variable, without a stack trace. */
 export function loadConfigOrExit(name: ProcessName): Config {
   try {

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { LOCK_KEY, LOCK_SESSION_OPTIONS } from "../db/advisory-locks.js";
+import { LOCK_KEY, LOCK_SESSION_OPTIONS, withAdvisoryLock } from "../db/advisory-locks.js";
 import type { Logger } from "../logging/logger.js";
 
 /**
@@ -117,40 +117,32 @@ export async function startJobPoolLiveness(options: JobPoolLivenessOptions): Pro
   }
 
   async function releaseJobsOfDeadPools(): Promise<number> {
-    const client = await options.queuePool.connect();
-    try {
-      const { rows: candidates } = await client.query<{ pool_id: string }>(
-        `select distinct locked_by as pool_id from graphile_worker.jobs
-         where locked_by is not null and task_identifier = any($1::text[])
-           and locked_at < now() - make_interval(secs => $2::float8 / 1000)`,
-        [options.taskIdentifiers, options.lockGraceMs],
-      );
-      const dead: string[] = [];
-      for (const { pool_id: poolId } of candidates) {
-        if (held.has(poolId)) continue;
-        const name = lockName(poolId);
-        const { rows } = await client.query<{ free: boolean }>(`select pg_try_advisory_lock(${LOCK_KEY}) as free`, [
-          name,
-        ]);
-        if (!rows[0]?.free) continue;
-        await client.query(`select pg_advisory_unlock(${LOCK_KEY})`, [name]);
-        dead.push(poolId);
-      }
-      if (dead.length === 0) return 0;
-      const { rows } = await client.query<{ jobs: number }>(
-        `select count(*)::int as jobs from graphile_worker.jobs where locked_by = any($1::text[])`,
-        [dead],
-      );
-      await client.query("select graphile_worker.force_unlock_workers($1::text[])", [dead]);
-      const unlocked = rows[0]?.jobs ?? 0;
-      logger.warn(
-        { event: "jobs.dead_pool_jobs_unlocked", pools: dead, jobs: unlocked },
-        "unlocked the jobs of worker pools whose process is gone",
-      );
-      return unlocked;
-    } finally {
-      client.release();
+    const { queuePool } = options;
+    const { rows: candidates } = await queuePool.query<{ pool_id: string }>(
+      `select distinct locked_by as pool_id from graphile_worker.jobs
+       where locked_by is not null and task_identifier = any($1::text[])
+         and locked_at < now() - make_interval(secs => $2::float8 / 1000)`,
+      [options.taskIdentifiers, options.lockGraceMs],
+    );
+    const dead: string[] = [];
+    for (const { pool_id: poolId } of candidates) {
+      if (held.has(poolId)) continue;
+      // Taken at once and let go: nobody holds it, so its process is gone.
+      const probe = await withAdvisoryLock(queuePool, lockName(poolId), async () => {});
+      if (probe.acquired) dead.push(poolId);
     }
+    if (dead.length === 0) return 0;
+    const { rows } = await queuePool.query<{ jobs: number }>(
+      "select count(*)::int as jobs from graphile_worker.jobs where locked_by = any($1::text[])",
+      [dead],
+    );
+    await queuePool.query("select graphile_worker.force_unlock_workers($1::text[])", [dead]);
+    const unlocked = rows[0]?.jobs ?? 0;
+    logger.warn(
+      { event: "jobs.dead_pool_jobs_unlocked", pools: dead, jobs: unlocked },
+      "unlocked the jobs of worker pools whose process is gone",
+    );
+    return unlocked;
   }
 
   /** One check at a time, however often it is asked for. */

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Logger as GraphileLogger, run, type WorkerEvents } from "graphile-worker";
 import nodemailer from "nodemailer";
 import pg from "pg";
-import type { Running } from "../bin/process-lifecycle.js";
+import { type Running, stopInReverse } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
 import { LOCK_SESSION_OPTIONS } from "../db/advisory-locks.js";
 import { openShopOrm } from "../db/shop-database.js";
@@ -49,14 +49,7 @@ export async function startWorker(
   const { deadPoolCheckMs, lockGraceMs } = { ...DEFAULT_TUNING, ...tuning };
   const renderer = createEmailRenderer({ overrideDir: config.emailTemplatesDir });
   const opened: Running[] = [];
-  /** Stops in reverse order of start; one failing to stop does not keep the others open. */
-  const closeOpened = async () => {
-    const failures: unknown[] = [];
-    for (const component of opened.splice(0).reverse()) {
-      await component.stop().catch((error: unknown) => failures.push(error));
-    }
-    if (failures.length > 0) throw new AggregateError(failures, "the email worker did not stop cleanly");
-  };
+  const closeOpened = () => stopInReverse(opened);
   try {
     // The worker may start before the API has ever run: the queue's schema is its to install too.
     await prepareJobQueue(databaseUrl, logger);
@@ -160,20 +153,18 @@ export async function startWorker(
         },
       },
     });
-    let runnerStopped = false;
     opened.push({
+      // A runner that stopped by itself refuses a second stop.
       stop: async () => {
-        if (!runnerStopped) await runner.stop();
+        if (serving.runner) await runner.stop();
       },
     });
     runner.promise.then(
       () => {
-        runnerStopped = true;
         serving.runner = false;
         reportHealth();
       },
       (error: unknown) => {
-        runnerStopped = true;
         serving.runner = false;
         reportHealth();
         logger.fatal({ event: "worker.failed", err: error }, "the job runner stopped; this worker runs no more jobs");

@@ -18,6 +18,7 @@ import { type RunningTestGateway, startTestGateway, testCard } from "../support/
 import { uniqueSku } from "../support/products.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { testLogger } from "../support/silent-logger.js";
+import { until } from "../support/until.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Where the screenshots are kept for people to look at. */
@@ -93,10 +94,10 @@ describe("the development mailbox, on embedded defaults", () => {
       bearer(customer.accessToken),
     );
     orderId = placed.order?.id ?? "";
-    for (let attempt = 0; readdirSync(join(dataDir, "mail")).every((name) => !name.endsWith(".eml")); attempt++) {
-      if (attempt > 300) throw new Error("the development sink never received the confirmation");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(
+      () => readdirSync(join(dataDir, "mail")).some((name) => name.endsWith(".eml")),
+      "the development sink to receive the confirmation",
+    );
     if (!browserMissing) {
       mkdirSync(ARTIFACTS, { recursive: true });
       browser = await chromium.launch({

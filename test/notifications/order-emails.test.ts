@@ -15,6 +15,7 @@ import { useOrderApi } from "../support/order-fixture.js";
 import { createProduct } from "../support/products.js";
 import { testLogger } from "../support/silent-logger.js";
 import { type SmtpCatcher, startSmtpCatcher } from "../support/smtp-catcher.js";
+import { until } from "../support/until.js";
 import { createUser } from "../support/users.js";
 
 function workerConfig(smtpUrl: string, templatesDir?: string) {
@@ -73,14 +74,12 @@ describe("email delivery when SMTP is down for a while", () => {
     const product = await fixture.product(5);
     const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
     const key = `order-confirmation:${order?.id}`;
-    for (let attempt = 0; ; attempt++) {
+    await until(async () => {
       const [job] = await fixture.api.orm.em
         .fork()
         .execute<{ attempts: number }[]>("select attempts from graphile_worker.jobs where key = ?", [key]);
-      if ((job?.attempts ?? 0) >= 1) break;
-      if (attempt > 300) throw new Error("the worker never tried");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      return (job?.attempts ?? 0) >= 1;
+    }, "the worker to try");
 
     const smtp = await startSmtpCatcher({ port });
     await smtp.waitFor((m) => m.subject?.includes(order?.id ?? "") ?? false);
@@ -183,10 +182,7 @@ describe("a job that runs twice", () => {
       logger: testLogger,
     });
     const first = slow.send(orderId, "confirmation");
-    for (let attempt = 0; holding.unanswered() === 0; attempt++) {
-      if (attempt > 300) throw new Error("the first run never reached the SMTP server");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(() => holding.unanswered() > 0, "the first run to reach the SMTP server");
 
     await expect(emails.send(orderId, "confirmation")).rejects.toBeInstanceOf(EmailBeingSent);
     holding.answerAll();

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
+import { until } from "./until.js";
 
 export interface SmtpCatcher {
   url: string;
@@ -51,12 +52,8 @@ export async function startSmtpCatcher(options: { port?: number; holdAnswers?: b
       for (const answer of held.splice(0)) answer();
     },
     async waitFor(predicate) {
-      for (let attempt = 0; attempt < 300; attempt++) {
-        const found = messages.find(predicate);
-        if (found) return found;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      throw new Error("no such email arrived within 30 s");
+      await until(() => messages.some(predicate), "such an email to arrive");
+      return messages.find(predicate) as ParsedMail;
     },
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -14,19 +14,12 @@ import { type OrderFixture, useOrderApi } from "../support/order-fixture.js";
 import { testLogger } from "../support/silent-logger.js";
 import { type SmtpCatcher, startSmtpCatcher } from "../support/smtp-catcher.js";
 import { spawnDeployable } from "../support/spawn-deployable.js";
+import { until } from "../support/until.js";
 import { createUser } from "../support/users.js";
 
 const MAIL_FROM = "Test Shop <orders@shop.test>";
 /** More than a worker runs at once (4), so some jobs wait while others are in flight. */
 const ORDERS = 6;
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`gave up waiting: ${what}`);
-}
 
 function startTestWorker(databaseUrl: string, smtpUrl: string, tuning: Partial<WorkerTuning>): Promise<RunningWorker> {
   const config = loadConfig({
