@@ -2,7 +2,6 @@ import { join } from "node:path";
 import { createAccessTokens } from "../auth/access-tokens.js";
 import { createAccounts } from "../auth/accounts.js";
 import { resolveJwtSecret } from "../auth/jwt-secret.js";
-import type { Running } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import type { Logger } from "../logging/logger.js";
@@ -11,6 +10,7 @@ import { createEmailRenderer } from "../notifications/email-templates.js";
 import { createOrders } from "../orders/orders.js";
 import { createPaymentGatewayClient } from "../orders/payment-gateway-client.js";
 import { startRecoveryLoop } from "../orders/recovery-loop.js";
+import type { Running } from "../process/lifecycle.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { buildApiServer } from "./api-server.js";
 

@@ -10,8 +10,8 @@ import { provideDatabaseServer } from "../db/database.js";
 import { seedDemoCatalogue } from "../db/demo-catalogue.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import { startGateway } from "../payment-gateway/start-gateway.js";
+import { type Running, runProcess, stopInReverse } from "../process/lifecycle.js";
 import { startWorker } from "../worker/start-worker.js";
-import { type Running, runProcess, stopInReverse } from "./process-lifecycle.js";
 
 await runProcess("shop-dev", async (config, logger) => {
   const started: Running[] = [];

@@ -6,7 +6,7 @@
 import { openShopDatabase } from "../db/shop-database.js";
 import { createLogger } from "../logging/logger.js";
 import { listFailedEmailJobs, retryEmailJobs } from "../notifications/failed-email-jobs.js";
-import { loadConfigOrExit } from "./process-lifecycle.js";
+import { loadConfigOrExit } from "../process/lifecycle.js";
 
 const [command, ...ids] = process.argv.slice(2);
 const config = loadConfigOrExit("email-jobs");

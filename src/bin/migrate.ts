@@ -3,7 +3,7 @@
 import { provideDatabaseServer } from "../db/database.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import { createLogger } from "../logging/logger.js";
-import { loadConfigOrExit } from "./process-lifecycle.js";
+import { loadConfigOrExit } from "../process/lifecycle.js";
 
 const config = loadConfigOrExit("migrate");
 const logger = createLogger({ level: config.logLevel, name: "migrate" });

@@ -1,6 +1,7 @@
 /** The email worker deployable: `node dist/src/bin/worker.js`. */
+
+import { runProcess, startOnDatabase } from "../process/lifecycle.js";
 import { startWorker } from "../worker/start-worker.js";
-import { runProcess, startOnDatabase } from "./process-lifecycle.js";
 
 await runProcess("email-worker", (config, logger) =>
   startOnDatabase(config, logger, (databaseUrl) => startWorker(config, databaseUrl, logger)),

@@ -1,6 +1,6 @@
-import type { Running } from "../bin/process-lifecycle.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
+import type { Running } from "../process/lifecycle.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { openGatewayDatabase } from "./gateway-database.js";
 import { buildGatewayServer } from "./gateway-server.js";
