@@ -3,7 +3,6 @@ import { createAccessTokens } from "../auth/access-tokens.js";
 import { createAccounts } from "../auth/accounts.js";
 import { resolveJwtSecret } from "../auth/jwt-secret.js";
 import type { Config } from "../config/config.js";
-import { openShopDatabase } from "../db/shop-database.js";
 import type { Logger } from "../logging/logger.js";
 import { createDevMailbox } from "../notifications/dev-mailbox.js";
 import { createEmailRenderer } from "../notifications/email-templates.js";
@@ -12,6 +11,7 @@ import { createPaymentGatewayClient } from "../orders/payment-gateway-client.js"
 import { startRecoveryLoop } from "../orders/recovery-loop.js";
 import type { Running } from "../process/lifecycle.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
+import { openShopDatabase } from "../shop-database/shop-database.js";
 import { buildApiServer } from "./api-server.js";
 
 const RECOVERY_INTERVAL_MS = 15_000;

@@ -7,10 +7,10 @@ import { startApi } from "../api/start-api.js";
 import { devAdminCredentials } from "../auth/dev-admin.js";
 import type { Config } from "../config/config.js";
 import { provideDatabaseServer } from "../db/database.js";
-import { seedDemoCatalogue } from "../db/demo-catalogue.js";
-import { openShopDatabase } from "../db/shop-database.js";
+import { seedDemoCatalogue } from "../inventory/demo-catalogue.js";
 import { startGateway } from "../payment-gateway/start-gateway.js";
 import { type Running, runProcess, stopInReverse } from "../process/lifecycle.js";
+import { openShopDatabase } from "../shop-database/shop-database.js";
 import { startWorker } from "../worker/start-worker.js";
 
 await runProcess("shop-dev", async (config, logger) => {
@@ -25,7 +25,7 @@ await runProcess("shop-dev", async (config, logger) => {
         : { email: config.adminEmail, password: config.adminPassword };
     if (database.embedded) {
       const orm = await openShopDatabase(database.databaseUrl, logger);
-      const seeded = await seedDemoCatalogue(orm);
+      const seeded = await seedDemoCatalogue(orm.em);
       if (seeded > 0) logger.info({ event: "db.seeded", products: seeded }, "seeded the demo catalogue");
       await orm.close(true);
     }

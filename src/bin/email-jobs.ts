@@ -3,10 +3,11 @@
  *   npm run email-jobs -- list            the failed jobs, with order id and last error
  *   npm run email-jobs -- retry ID [ID…]  retry them now, with a fresh set of attempts
  */
-import { openShopDatabase } from "../db/shop-database.js";
+
 import { createLogger } from "../logging/logger.js";
 import { listFailedEmailJobs, retryEmailJobs } from "../notifications/failed-email-jobs.js";
 import { loadConfigOrExit } from "../process/lifecycle.js";
+import { openShopDatabase } from "../shop-database/shop-database.js";
 
 const [command, ...ids] = process.argv.slice(2);
 const config = loadConfigOrExit("email-jobs");

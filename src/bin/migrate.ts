@@ -1,9 +1,9 @@
 /** Applies pending migrations and exits: `npm run migrate`, or a deployment's migration job. */
 
 import { provideDatabaseServer } from "../db/database.js";
-import { openShopDatabase } from "../db/shop-database.js";
 import { createLogger } from "../logging/logger.js";
 import { loadConfigOrExit } from "../process/lifecycle.js";
+import { openShopDatabase } from "../shop-database/shop-database.js";
 
 const config = loadConfigOrExit("migrate");
 const logger = createLogger({ level: config.logLevel, name: "migrate" });

@@ -2,6 +2,7 @@ import { Migrator } from "@mikro-orm/migrations";
 import { type MigrationsOptions, MikroORM, type Options } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "../logging/logger.js";
+import { PreparingClient } from "./pg-client.js";
 
 export type Orm = Awaited<ReturnType<typeof openOrm>>;
 
@@ -24,7 +25,7 @@ export async function openOrm(options: OrmOptions) {
     clientUrl: options.databaseUrl,
     // MikroORM takes only host, port, user, password and database from clientUrl; pg reads the
     // whole URL (sslmode, sslrootcert, options), as every other connection of ours does.
-    driverOptions: { connectionString: options.databaseUrl },
+    driverOptions: { connectionString: options.databaseUrl, Client: PreparingClient },
     entities: options.entities,
     extensions: [Migrator],
     pool: { min: 0, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 },

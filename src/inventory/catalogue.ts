@@ -1,11 +1,13 @@
-import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { sql, type Updateable } from "kysely";
+import { isUniqueViolation, typedSql } from "../db/typed-sql.js";
 import { InvalidRequest, ResourceNotFound, StaleVersion } from "../shared/domain-error.js";
 import { decodePageToken, encodePageToken, pageSizeOf } from "../shared/page-token.js";
 import { hasControlCharacters, isUuid, RequestValidator } from "../validation/request-validator.js";
 import { SkuTaken } from "./inventory-errors.js";
+import type { InventoryTables } from "./inventory-tables.js";
 import type { ProductRecord } from "./product.entity.js";
-import { loadProduct, PRODUCT_COLUMNS, type ProductRow, productFromRow, versionFromEtag } from "./product-rows.js";
+import { findProduct, PRODUCT_FIELDS, versionFromEtag } from "./product-queries.js";
 
 export const PRODUCT_RESOURCE = "shop.v1.Product";
 const SKU = /^[A-Z0-9][A-Z0-9._-]*$/;
@@ -58,7 +60,7 @@ export interface Catalogue {
 const UPDATABLE_FIELDS = ["name", "description", "unit_price"] as const;
 
 export function createCatalogue(deps: { em: EntityManager }): Catalogue {
-  const em = () => deps.em.fork();
+  const db = () => typedSql<InventoryTables>(deps.em);
 
   return {
     async createProduct(input) {
@@ -76,24 +78,44 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
       check.throwIfInvalid();
 
       try {
-        return await em().transactional(async (tx) => {
-          const [row] = await tx.execute<ProductRow[]>(
-            `insert into "product" ("id", "sku", "name", "description", "unit_price_minor", "currency_code", "stock_on_hand")
-             values (gen_random_uuid(), ?, ?, ?, ?, ?, ?) returning ${PRODUCT_COLUMNS}`,
-            [sku, name, description, price.amountMinor, price.currencyCode, initialStock],
-          );
-          const product = productFromRow(row as ProductRow);
-          if (initialStock > 0) {
-            await tx.execute(
-              `insert into "stock_movement" ("id", "product_id", "delta", "reason", "stock_on_hand_after")
-               values (gen_random_uuid(), ?, ?, 'initial stock', ?)`,
-              [product.id, initialStock, initialStock],
-            );
-          }
-          return product;
-        });
+        // The product and its first ledger entry in one statement: both or neither.
+        return await db()
+          .with("created", (qc) =>
+            qc
+              .insertInto("product")
+              .values({
+                id: sql<string>`gen_random_uuid()`,
+                sku,
+                name,
+                description,
+                unit_price_minor: Number(price.amountMinor),
+                currency_code: price.currencyCode,
+                stock_on_hand: initialStock,
+              })
+              .returning(PRODUCT_FIELDS),
+          )
+          .with("ledger", (qc) =>
+            qc
+              .insertInto("stock_movement")
+              .columns(["id", "product_id", "delta", "reason", "stock_on_hand_after"])
+              .expression((eb) =>
+                eb
+                  .selectFrom("created")
+                  .select([
+                    sql<string>`gen_random_uuid()`.as("id"),
+                    "id as product_id",
+                    "stockOnHand as delta",
+                    sql.lit("initial stock").as("reason"),
+                    "stockOnHand as stock_on_hand_after",
+                  ])
+                  .where("stockOnHand", ">", 0),
+              ),
+          )
+          .selectFrom("created")
+          .selectAll()
+          .executeTakeFirstOrThrow();
       } catch (error) {
-        if (error instanceof UniqueConstraintViolationException) throw new SkuTaken(sku);
+        if (isUniqueViolation(error, "product_sku_unique")) throw new SkuTaken(sku);
         throw error;
       }
     },
@@ -102,7 +124,7 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
       const check = new RequestValidator();
       check.uuid("id", id);
       check.throwIfInvalid();
-      const product = await loadProduct(em(), id.toLowerCase());
+      const product = await findProduct(db(), id.toLowerCase());
       if (!product) throw new ResourceNotFound(PRODUCT_RESOURCE, id);
       return product;
     },
@@ -121,24 +143,23 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
         ]);
       }
 
-      const conditions: string[] = [];
-      const params: unknown[] = [];
-      if (query.inStockOnly) conditions.push(`"stock_on_hand" - "stock_reserved" > 0`);
+      // Ordered as product_name_index is, so each page is a range of it whatever the filters.
+      let page = db()
+        .selectFrom("product")
+        .select(PRODUCT_FIELDS)
+        .orderBy("name")
+        .orderBy("id")
+        .limit(pageSize + 1);
+      if (query.inStockOnly) page = page.where(sql<boolean>`stock_on_hand - stock_reserved > 0`);
       if (nameContains !== "") {
-        conditions.push(`"name" ilike ? escape '\\'`);
-        params.push(`%${nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+        page = page.where(
+          sql<boolean>`name ilike ${`%${nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`,
+        );
       }
-      if (after) {
-        conditions.push(`("name", "id") > (?, ?::uuid)`);
-        params.push(...after);
-      }
-      const rows = await em().execute<ProductRow[]>(
-        `select ${PRODUCT_COLUMNS} from "product"
-         ${conditions.length > 0 ? `where ${conditions.join(" and ")}` : ""}
-         order by "name", "id" limit ?`,
-        [...params, pageSize + 1],
-      );
-      const products = rows.slice(0, pageSize).map(productFromRow);
+      if (after)
+        page = page.where((eb) => eb(eb.refTuple("name", "id"), ">", eb.tuple(afterName as string, afterId as string)));
+      const rows = await page.execute();
+      const products = rows.slice(0, pageSize);
       const last = products.at(-1);
       return {
         products,
@@ -159,20 +180,16 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
           );
         }
       });
-      const assignments: string[] = [];
-      const params: unknown[] = [];
-      if (fields.includes("name")) {
-        assignments.push(`"name" = ?`);
-        params.push(check.text("product.name", changes.name ?? "", { min: 1, max: 200 }));
-      }
+      const assignments: Updateable<InventoryTables["product"]> = {};
+      if (fields.includes("name"))
+        assignments.name = check.text("product.name", changes.name ?? "", { min: 1, max: 200 });
       if (fields.includes("description")) {
-        assignments.push(`"description" = ?`);
-        params.push(check.text("product.description", changes.description ?? "", { max: 5000 }));
+        assignments.description = check.text("product.description", changes.description ?? "", { max: 5000 });
       }
       if (fields.includes("unit_price")) {
         const price = checkPrice(check, "product.unit_price", changes.unitPrice);
-        assignments.push(`"unit_price_minor" = ?`, `"currency_code" = ?`);
-        params.push(price.amountMinor, price.currencyCode);
+        assignments.unit_price_minor = Number(price.amountMinor);
+        assignments.currency_code = price.currencyCode;
       }
       const expectedVersion = changes.etag === "" ? undefined : versionFromEtag(id, changes.etag);
       if (changes.etag !== "" && expectedVersion === undefined) {
@@ -180,14 +197,14 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
       }
       check.throwIfInvalid();
 
-      const [row] = await em().execute<ProductRow[]>(
-        `update "product" set ${assignments.join(", ")}, "version" = "version" + 1, "updated_at" = now()
-         where "id" = ? ${expectedVersion === undefined ? "" : `and "version" = ?`}
-         returning ${PRODUCT_COLUMNS}`,
-        [...params, id, ...(expectedVersion === undefined ? [] : [expectedVersion])],
-      );
-      if (row) return productFromRow(row);
-      if (await loadProduct(em(), id)) throw new StaleVersion(PRODUCT_RESOURCE, id);
+      let update = db()
+        .updateTable("product")
+        .set((eb) => ({ ...assignments, version: eb("version", "+", 1), updated_at: sql<Date>`now()` }))
+        .where("id", "=", id);
+      if (expectedVersion !== undefined) update = update.where("version", "=", expectedVersion);
+      const updated = await update.returning(PRODUCT_FIELDS).executeTakeFirst();
+      if (updated) return updated;
+      if (await findProduct(db(), id)) throw new StaleVersion(PRODUCT_RESOURCE, id);
       throw new ResourceNotFound(PRODUCT_RESOURCE, id);
     },
   };

@@ -11,7 +11,7 @@ import {
 import type { Access } from "../auth/authentication.js";
 import type { Catalogue } from "./catalogue.js";
 import type { ProductRecord } from "./product.entity.js";
-import { etagOf } from "./product-rows.js";
+import { etagOf } from "./product-queries.js";
 import type { Stock, StockMovement } from "./stock.js";
 
 export const inventoryAccess: [string, Access][] = [

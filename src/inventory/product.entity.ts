@@ -9,6 +9,8 @@ import { createdAt, updatedAt, uuidPrimaryKey } from "../db/common-properties.js
 export const ProductSchema = defineEntity({
   name: "Product",
   tableName: "product",
+  // The catalogue's order, so a page is an index range whatever the catalogue's size.
+  indexes: [{ name: "product_name_index", properties: ["name", "id"] }],
   checks: [
     { name: "product_unit_price_minor_check", expression: "unit_price_minor >= 0" },
     { name: "product_stock_check", expression: "stock_reserved >= 0 and stock_on_hand >= stock_reserved" },

@@ -1,11 +1,13 @@
-import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { sql } from "kysely";
+import { isUniqueViolation, typedSql } from "../db/typed-sql.js";
 import { RequestIdReused, ResourceNotFound } from "../shared/domain-error.js";
 import { RequestValidator } from "../validation/request-validator.js";
 import { MAX_STOCK_CHANGE, PRODUCT_RESOURCE } from "./catalogue.js";
 import { StockAdjustmentRefused } from "./inventory-errors.js";
+import type { InventoryTables } from "./inventory-tables.js";
 import type { ProductRecord } from "./product.entity.js";
-import { loadProduct, PRODUCT_COLUMNS, type ProductRow, productFromRow } from "./product-rows.js";
+import { findProduct, PRODUCT_FIELDS } from "./product-queries.js";
 
 /** Stock on hand above this is refused, far from the int4 column's limit. */
 const MAX_STOCK_ON_HAND = 1_000_000_000;
@@ -31,36 +33,34 @@ export interface Stock {
   adjustStock(input: StockAdjustment): Promise<{ product: ProductRecord; movement: StockMovement }>;
 }
 
-interface MovementRow {
-  id: string;
-  product_id: string;
-  delta: number;
-  reason: string;
-  stock_on_hand_after: number;
-  created_at: string | Date;
-}
-
-const MOVEMENT_COLUMNS = `"id", "product_id", "delta", "reason", "stock_on_hand_after", "created_at"`;
+const MOVEMENT_FIELDS = [
+  "id",
+  "product_id as productId",
+  "delta",
+  "reason",
+  "stock_on_hand_after as stockOnHandAfter",
+  "created_at as createdAt",
+] as const;
 
 export function createStock(deps: { em: EntityManager }): Stock {
-  const em = () => deps.em.fork();
+  const db = () => typedSql<InventoryTables>(deps.em);
 
   /** The adjustment already made under this request_id, or undefined; a different one is refused. */
   async function replay(adjustment: StockAdjustment) {
     if (adjustment.requestId === "") return undefined;
-    const conn = em();
-    const [first] = await conn.execute<MovementRow[]>(
-      `select ${MOVEMENT_COLUMNS} from "stock_movement" where "request_id" = ?`,
-      [adjustment.requestId],
-    );
+    const first = await db()
+      .selectFrom("stock_movement")
+      .select(MOVEMENT_FIELDS)
+      .where("request_id", "=", adjustment.requestId)
+      .executeTakeFirst();
     if (!first) return undefined;
     const same =
-      first.product_id === adjustment.productId &&
+      first.productId === adjustment.productId &&
       first.delta === adjustment.delta &&
       first.reason === adjustment.reason;
     if (!same) throw new RequestIdReused(adjustment.requestId);
-    const product = await loadProduct(conn, adjustment.productId);
-    return product && { product, movement: movementFromRow(first) };
+    const product = await findProduct(db(), adjustment.productId);
+    return product && { product, movement: first };
   }
 
   return {
@@ -81,52 +81,70 @@ export function createStock(deps: { em: EntityManager }): Stock {
       const earlier = await replay({ productId, delta, reason, requestId });
       if (earlier) return earlier;
       try {
-        // One atomic conditional update: concurrent adjustments queue on the row lock and
-        // each sees the previous one's result, so none is lost and the bounds always hold.
-        return await em().transactional(async (tx) => {
-          const [row] = await tx.execute<ProductRow[]>(
-            `update "product" set "stock_on_hand" = "stock_on_hand" + ?, "version" = "version" + 1, "updated_at" = now()
-             where "id" = ? and "stock_on_hand" + ? >= "stock_reserved" and "stock_on_hand" + ? <= ?
-             returning ${PRODUCT_COLUMNS}`,
-            [delta, productId, delta, delta, MAX_STOCK_ON_HAND],
-          );
-          if (!row) {
-            const product = await loadProduct(tx, productId);
-            if (!product) throw new ResourceNotFound(PRODUCT_RESOURCE, productId);
-            throw new StockAdjustmentRefused(
-              productId,
-              delta,
-              product.stockOnHand,
-              product.stockReserved,
-              MAX_STOCK_ON_HAND,
-            );
-          }
-          const product = productFromRow(row);
-          const [movement] = await tx.execute<MovementRow[]>(
-            `insert into "stock_movement" ("id", "product_id", "delta", "reason", "stock_on_hand_after", "request_id")
-             values (gen_random_uuid(), ?, ?, ?, ?, ?) returning ${MOVEMENT_COLUMNS}`,
-            [productId, delta, reason, product.stockOnHand, requestId === "" ? null : requestId],
-          );
-          return { product, movement: movementFromRow(movement as MovementRow) };
-        });
+        // One statement: an atomic conditional update (concurrent adjustments queue on the
+        // row lock and each sees the previous one's result, so none is lost and the bounds
+        // always hold) and its ledger entry, both or neither.
+        const adjusted = await db()
+          .with("adjusted", (qc) =>
+            qc
+              .updateTable("product")
+              .set((eb) => ({
+                stock_on_hand: eb("stock_on_hand", "+", delta),
+                version: eb("version", "+", 1),
+                updated_at: sql<Date>`now()`,
+              }))
+              .where("id", "=", productId)
+              .where((eb) =>
+                eb.and([
+                  eb(eb("stock_on_hand", "+", delta), ">=", eb.ref("stock_reserved")),
+                  eb(eb("stock_on_hand", "+", delta), "<=", MAX_STOCK_ON_HAND),
+                ]),
+              )
+              .returning(PRODUCT_FIELDS),
+          )
+          .with("movement", (qc) =>
+            qc
+              .insertInto("stock_movement")
+              .columns(["id", "product_id", "delta", "reason", "stock_on_hand_after", "request_id"])
+              .expression((eb) =>
+                eb
+                  .selectFrom("adjusted")
+                  .select([
+                    sql<string>`gen_random_uuid()`.as("id"),
+                    "id as product_id",
+                    sql.val(delta).as("delta"),
+                    sql.val(reason).as("reason"),
+                    "stockOnHand as stock_on_hand_after",
+                    sql.val(requestId === "" ? null : requestId).as("request_id"),
+                  ]),
+              )
+              .returning(["id as movementId", "created_at as movementCreatedAt"]),
+          )
+          .selectFrom("adjusted")
+          .innerJoin("movement", (join) => join.onTrue())
+          .selectAll()
+          .executeTakeFirst();
+        if (adjusted) {
+          const { movementId, movementCreatedAt, ...product } = adjusted;
+          const movement = { id: movementId, productId, delta, reason, stockOnHandAfter: product.stockOnHand };
+          return { product, movement: { ...movement, createdAt: movementCreatedAt } };
+        }
+        const product = await findProduct(db(), productId);
+        if (!product) throw new ResourceNotFound(PRODUCT_RESOURCE, productId);
+        throw new StockAdjustmentRefused(
+          productId,
+          delta,
+          product.stockOnHand,
+          product.stockReserved,
+          MAX_STOCK_ON_HAND,
+        );
       } catch (error) {
-        // A concurrent duplicate committed first and this transaction rolled back: answer the first.
-        if (!(error instanceof UniqueConstraintViolationException)) throw error;
+        // A concurrent duplicate committed first and this statement failed: answer the first.
+        if (!isUniqueViolation(error, "stock_movement_request_unique")) throw error;
         const first = await replay({ productId, delta, reason, requestId });
         if (!first) throw error;
         return first;
       }
     },
-  };
-}
-
-function movementFromRow(row: MovementRow): StockMovement {
-  return {
-    id: row.id,
-    productId: row.product_id,
-    delta: row.delta,
-    reason: row.reason,
-    stockOnHandAfter: row.stock_on_hand_after,
-    createdAt: new Date(row.created_at),
   };
 }

@@ -1,31 +1,33 @@
-import type { EntityManager } from "@mikro-orm/postgresql";
-import { Logger as GraphileLogger, runMigrations } from "graphile-worker";
-import type { Logger } from "../logging/logger.js";
+import type { Job } from "../jobs/job-queue.js";
+import type { OrderEvent } from "../orders/order-events.js";
 
 /** The email worker's task; what it receives is an order id and which email to send. */
 export const SEND_ORDER_EMAIL_TASK = "send_order_email";
 export const ORDER_EMAIL_KINDS = ["confirmation", "cancellation"] as const;
 export type OrderEmailKind = (typeof ORDER_EMAIL_KINDS)[number];
 
-/**
- * Enqueues an order email inside the caller's transaction: the job exists if and only if
- * the state change that calls for it committed. The job key makes a second enqueue for the
- * same email a no-op, so an email is never queued twice.
- */
-export async function enqueueOrderEmail(tx: EntityManager, orderId: string, kind: OrderEmailKind): Promise<void> {
-  await tx.execute(
-    `select graphile_worker.add_job(?, json_build_object('orderId', ?::text, 'kind', ?::text),
-       max_attempts => 25, job_key => ?, job_key_mode => 'unsafe_dedupe')`,
-    [SEND_ORDER_EMAIL_TASK, orderId, kind, `order-${kind}:${orderId}`],
-  );
+/** Retried with exponential backoff for about three days before it is reported failed. */
+const MAX_ATTEMPTS = 25;
+
+/** The job that sends an order's email; its key makes it one job per email, ever queued once. */
+export function orderEmailJob(orderId: string, kind: OrderEmailKind): Job {
+  return {
+    task: SEND_ORDER_EMAIL_TASK,
+    payload: { orderId, kind },
+    key: `order-${kind}:${orderId}`,
+    maxAttempts: MAX_ATTEMPTS,
+  };
 }
 
-/** Installs or upgrades the job queue's own schema (graphile_worker) in the shop database. */
-export async function prepareJobQueue(databaseUrl: string, logger: Logger): Promise<void> {
-  await runMigrations({
-    connectionString: databaseUrl,
-    logger: new GraphileLogger(() => (level, message) => {
-      if (level === "error") logger.error({ event: "jobs.migration_error" }, message);
-    }),
-  });
+/** The email a job key names ("order-<kind>:<order id>"), for listing jobs. */
+export function orderEmailOfKey(key: string | null): { orderId: string; kind: string } {
+  const [name = "", orderId = ""] = (key ?? "").split(":");
+  return { orderId, kind: name.replace(/^order-/, "") };
+}
+
+const EMAIL_OF_EVENT: Record<OrderEvent["kind"], OrderEmailKind> = { paid: "confirmation", cancelled: "cancellation" };
+
+/** The email that follows an order event: a confirmation when paid, a cancellation when cancelled. */
+export function emailJobOf(event: OrderEvent): Job {
+  return orderEmailJob(event.orderId, EMAIL_OF_EVENT[event.kind]);
 }

@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import nunjucks from "nunjucks";
-import type { OrderView } from "../orders/order-records.js";
+import type { OrderView } from "../orders/order-repository.js";
 import type { OrderEmailKind } from "./email-jobs.js";
 
 const BUILT_IN_DIR = fileURLToPath(new URL("../../templates/email/", import.meta.url));

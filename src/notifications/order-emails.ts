@@ -1,11 +1,17 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { sql } from "kysely";
 import type { Transporter } from "nodemailer";
 import type pg from "pg";
+import { findContact } from "../auth/user-contacts.js";
 import { withAdvisoryLock } from "../db/advisory-locks.js";
+import { type TablesOf, typedSql } from "../db/typed-sql.js";
 import type { Logger } from "../logging/logger.js";
-import { loadOrder } from "../orders/order-records.js";
+import { createOrderRepository } from "../orders/order-repository.js";
+import type { EmailDeliverySchema } from "./email-delivery.entity.js";
 import type { OrderEmailKind } from "./email-jobs.js";
 import type { EmailRenderer } from "./email-templates.js";
+
+type NotificationTables = TablesOf<typeof EmailDeliverySchema>;
 
 export interface OrderEmails {
   /**
@@ -33,6 +39,8 @@ export function createOrderEmails(deps: {
   logger: Logger;
 }): OrderEmails {
   const senderDomain = /@([^>\s]+)/.exec(deps.mailFrom)?.[1] ?? "shop.localhost";
+  const orders = createOrderRepository(deps.em);
+  const db = () => typedSql<NotificationTables>(deps.em);
 
   return {
     async send(orderId, kind) {
@@ -44,24 +52,22 @@ export function createOrderEmails(deps: {
   };
 
   async function sendOnce(orderId: string, kind: OrderEmailKind): Promise<"sent" | "already_sent"> {
-    const em = deps.em.fork();
-    const [sent] = await em.execute<{ message_id: string }[]>(
-      `select "message_id" from "email_delivery" where "order_id" = ? and "kind" = ?`,
-      [orderId, kind],
-    );
+    const sent = await db()
+      .selectFrom("email_delivery")
+      .select("message_id")
+      .where("order_id", "=", orderId)
+      .where("kind", "=", kind)
+      .executeTakeFirst();
     if (sent) {
       deps.logger.info({ event: "email.already_sent", orderId, kind }, "email already sent");
       return "already_sent";
     }
-    const order = await loadOrder(em, orderId);
+    const order = await orders.find(orderId);
     if (!order) throw new Error(`order ${orderId} not found`);
-    const [customer] = await em.execute<{ email: string; display_name: string }[]>(
-      `select "email", "display_name" from "app_user" where "id" = ?`,
-      [order.customerId],
-    );
+    const customer = await findContact(deps.em, order.customerId);
     if (!customer) throw new Error(`customer of order ${orderId} not found`);
 
-    const email = deps.renderer.render(kind, { order, customer: { displayName: customer.display_name } });
+    const email = deps.renderer.render(kind, { order, customer: { displayName: customer.displayName } });
     // Deterministic: if a crash after sending makes the job run again, the receiving side
     // sees the same Message-ID and can drop the duplicate.
     const messageId = `<order-${kind}-${orderId}@${senderDomain}>`;
@@ -73,11 +79,11 @@ export function createOrderEmails(deps: {
       text: email.text,
       messageId,
     });
-    await em.execute(
-      `insert into "email_delivery" ("order_id", "kind", "message_id", "sent_at") values (?, ?, ?, now())
-         on conflict do nothing`,
-      [orderId, kind, messageId],
-    );
+    await db()
+      .insertInto("email_delivery")
+      .values({ order_id: orderId, kind, message_id: messageId, sent_at: sql<Date>`now()` })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
     deps.logger.info({ event: "email.sent", orderId, kind, messageId }, "email sent");
     return "sent";
   }

@@ -10,6 +10,7 @@ export function sampleEmailContext(): OrderEmailContext {
     customer: { displayName: "Ada Lovelace" },
     order: {
       id: "0b5f3c1e-6a2d-4c8e-9f47-3d2a1b0c9e8f",
+      number: 1042,
       customerId: "5d7e9f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a",
       requestId: "preview",
       requestFingerprint: "preview",

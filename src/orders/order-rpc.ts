@@ -6,7 +6,7 @@ import { requireCaller } from "../auth/auth-rpc.js";
 import type { Access } from "../auth/authentication.js";
 import { InvalidRequest } from "../shared/domain-error.js";
 import type { OrderState as DomainOrderState } from "./order.entity.js";
-import type { OrderView } from "./order-records.js";
+import type { OrderView } from "./order-repository.js";
 import type { Orders } from "./orders.js";
 
 export const orderAccess: [string, Access][] = OrderService.methods.map((method) => [

@@ -13,8 +13,16 @@ export type OrderState = (typeof ORDER_STATES)[number];
 export const OrderSchema = defineEntity({
   name: "Order",
   tableName: "customer_order",
-  uniques: [{ name: "customer_order_request_unique", properties: ["customer", "requestId"] }],
-  indexes: [{ name: "customer_order_pending_index", properties: ["state", "updatedAt"] }],
+  uniques: [
+    { name: "customer_order_request_unique", properties: ["customer", "requestId"] },
+    { name: "customer_order_number_unique", properties: ["number"] },
+  ],
+  // Each list's order, so a page is an index range whatever the table's size.
+  indexes: [
+    { name: "customer_order_pending_index", properties: ["state", "updatedAt"] },
+    { name: "customer_order_created_index", properties: ["createdAt", "id"] },
+    { name: "customer_order_customer_created_index", properties: ["customer", "createdAt", "id"] },
+  ],
   checks: [
     {
       name: "customer_order_state_check",
@@ -23,7 +31,9 @@ export const OrderSchema = defineEntity({
   ],
   properties: {
     id: uuidPrimaryKey(),
-    customer: () => p.manyToOne(User).index("customer_order_customer_index"),
+    /** Short and sequential, for people ("order #1042"); APIs use the id. */
+    number: p.bigint("number").autoincrement(),
+    customer: () => p.manyToOne(User),
     requestId: p.string().length(64),
     /** Hash of the request, to tell a retry from a reuse of the request_id. */
     requestFingerprint: p.string().length(64),
@@ -64,3 +74,26 @@ export const OrderLineSchema = defineEntity({
 });
 export class OrderLine extends OrderLineSchema.class {}
 OrderLineSchema.setClass(OrderLine);
+
+export const ORDER_EVENT_KINDS = ["paid", "cancelled"] as const;
+export type OrderEventKind = (typeof ORDER_EVENT_KINDS)[number];
+
+/**
+ * The outbox: an event is written in the transaction that changed the order, and taken
+ * from here by the worker, which queues what follows (an email). Writing a row costs a
+ * commit nothing, where queueing a job there would NOTIFY and serialise every commit.
+ */
+export const OrderEventSchema = defineEntity({
+  name: "OrderEvent",
+  tableName: "order_event",
+  uniques: [{ name: "order_event_once_unique", properties: ["order", "kind"] }],
+  checks: [{ name: "order_event_kind_check", expression: "kind in ('paid', 'cancelled')" }],
+  properties: {
+    id: p.bigint("number").primary().autoincrement(),
+    order: () => p.manyToOne(Order),
+    kind: p.string().length(16).$type<OrderEventKind>(),
+    createdAt: createdAt(),
+  },
+});
+export class OrderEvent extends OrderEventSchema.class {}
+OrderEventSchema.setClass(OrderEvent);

@@ -5,17 +5,19 @@ import nodemailer from "nodemailer";
 import pg from "pg";
 import type { Config } from "../config/config.js";
 import { LOCK_SESSION_OPTIONS } from "../db/advisory-locks.js";
-import { openShopOrm } from "../db/shop-database.js";
+import { prepareJobQueue } from "../jobs/job-queue.js";
 import type { Logger } from "../logging/logger.js";
 import { startDevSmtpSink } from "../notifications/dev-smtp-sink.js";
-import { type OrderEmailKind, prepareJobQueue, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
+import { type OrderEmailKind, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
 import { createEmailRenderer } from "../notifications/email-templates.js";
 import { createOrderEmails, EmailBeingSent } from "../notifications/order-emails.js";
 import { type Running, stopInReverse } from "../process/lifecycle.js";
 import { ServingStatus } from "../rpc/health.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { createRpcServer } from "../rpc/rpc-server.js";
+import { openShopOrm } from "../shop-database/shop-database.js";
 import { startJobPoolLiveness } from "./job-pool-liveness.js";
+import { startOrderEventRelay } from "./order-event-relay.js";
 
 const CONCURRENCY = 4;
 
@@ -24,9 +26,11 @@ export interface WorkerTuning {
   deadPoolCheckMs: number;
   /** How long a job must have been locked before its pool may be judged dead. */
   lockGraceMs: number;
+  /** How often order events are looked for and queued as email jobs: an email's extra delay. */
+  eventRelayMs: number;
 }
 
-const DEFAULT_TUNING: WorkerTuning = { deadPoolCheckMs: 30_000, lockGraceMs: 10_000 };
+const DEFAULT_TUNING: WorkerTuning = { deadPoolCheckMs: 30_000, lockGraceMs: 10_000, eventRelayMs: 250 };
 
 export interface RunningWorker extends Running {
   /** Where gRPC health answers for this worker. */
@@ -34,8 +38,8 @@ export interface RunningWorker extends Running {
 }
 
 /**
- * The email worker: runs queued email jobs (graphile-worker, on the shop database) and sends
- * them over SMTP with nodemailer. Jobs that fail are retried with exponential backoff by the
+ * The email worker: queues an email job for each order event (order-event-relay.ts), runs
+ * the jobs (graphile-worker, on the shop database) and sends them over SMTP with nodemailer. Jobs that fail are retried with exponential backoff by the
  * queue; several replicas may run, each job is locked by one at a time, and the jobs of a
  * replica that died are taken over by the others (see job-pool-liveness.ts). gRPC health on
  * config.workerPort says whether this worker is running jobs.
@@ -46,7 +50,7 @@ export async function startWorker(
   logger: Logger,
   tuning: Partial<WorkerTuning> = {},
 ): Promise<RunningWorker> {
-  const { deadPoolCheckMs, lockGraceMs } = { ...DEFAULT_TUNING, ...tuning };
+  const { deadPoolCheckMs, lockGraceMs, eventRelayMs } = { ...DEFAULT_TUNING, ...tuning };
   const renderer = createEmailRenderer({ overrideDir: config.emailTemplatesDir });
   const opened: Running[] = [];
   const closeOpened = () => stopInReverse(opened);
@@ -170,6 +174,8 @@ export async function startWorker(
         logger.fatal({ event: "worker.failed", err: error }, "the job runner stopped; this worker runs no more jobs");
       },
     );
+
+    opened.push(startOrderEventRelay({ em: orm.em, intervalMs: eventRelayMs, logger }));
 
     const port = await server.start(config.workerPort);
     opened.push(server);

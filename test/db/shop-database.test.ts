@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { seedDemoCatalogue } from "../../src/db/demo-catalogue.js";
-import { shopMigrations } from "../../src/db/migration-list.js";
 import type { Orm } from "../../src/db/orm.js";
-import { openShopDatabase, openShopOrm } from "../../src/db/shop-database.js";
+import { seedDemoCatalogue } from "../../src/inventory/demo-catalogue.js";
+import { shopMigrations } from "../../src/shop-database/migration-list.js";
+import { openShopDatabase, openShopOrm } from "../../src/shop-database/shop-database.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { testLogger } from "../support/silent-logger.js";
 
@@ -59,8 +59,8 @@ describe("the shop database", () => {
 
   it("seeds the demo catalogue once, into an empty catalogue only", async () => {
     const orm = await open(await freshDatabase("seed"));
-    expect(await seedDemoCatalogue(orm)).toBe(5);
-    expect(await seedDemoCatalogue(orm)).toBe(0);
+    expect(await seedDemoCatalogue(orm.em)).toBe(5);
+    expect(await seedDemoCatalogue(orm.em)).toBe(0);
     const products = await orm.em
       .fork()
       .execute<{ sku: string; stock_on_hand: number }[]>('select sku, stock_on_hand from "product" order by sku');
@@ -75,7 +75,7 @@ describe("the shop database", () => {
 
   it("refuses stock that would go negative or below what is reserved", async () => {
     const orm = await open(await freshDatabase("checks"));
-    await seedDemoCatalogue(orm);
+    await seedDemoCatalogue(orm.em);
     const em = orm.em.fork();
     await expect(em.execute(`update "product" set stock_on_hand = -1 where sku = 'MUG-CLASSIC'`)).rejects.toThrow(
       /product_stock_check/,

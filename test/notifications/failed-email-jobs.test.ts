@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Orm } from "../../src/db/orm.js";
-import { openShopDatabase } from "../../src/db/shop-database.js";
+import { openShopDatabase } from "../../src/shop-database/shop-database.js";
 import { testLogger } from "../support/silent-logger.js";
 
 const run = promisify(execFile);

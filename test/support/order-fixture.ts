@@ -31,7 +31,10 @@ export interface OrderFixture {
   ): ReturnType<Client<typeof OrderService>["placeOrder"]>;
   /** Charges the gateway made under a key. */
   chargesFor(idempotencyKey: string): Promise<number>;
-  /** The email jobs queued for an order, by kind ("order-confirmation", ...), sorted. */
+  /**
+   * The emails queued for an order, by kind ("order-confirmation", ...), sorted: as order
+   * events not yet moved to the job queue, or as jobs.
+   */
   emailJobsFor(orderId: string): Promise<string[]>;
 }
 
@@ -86,12 +89,13 @@ export function useOrderApi(
     };
   });
   fixture.emailJobsFor = async (orderId) => {
-    const rows = await fixture.api.orm.em
-      .fork()
-      .execute<{ kind: string }[]>(
-        "select split_part(key, ':', 1) as kind from graphile_worker.jobs where key in (?, ?) order by key",
-        [`order-confirmation:${orderId}`, `order-cancellation:${orderId}`],
-      );
+    const rows = await fixture.api.orm.em.fork().execute<{ kind: string }[]>(
+      `select case kind when 'paid' then 'order-confirmation' else 'order-cancellation' end as kind
+         from order_event where order_id = ?
+       union all
+       select split_part(key, ':', 1) from graphile_worker.jobs where key in (?, ?) order by kind`,
+      [orderId, `order-confirmation:${orderId}`, `order-cancellation:${orderId}`],
+    );
     return rows.map((row) => row.kind);
   };
   afterAll(async () => {

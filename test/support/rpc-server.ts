@@ -3,11 +3,11 @@ import { inject } from "vitest";
 import { buildApiServer } from "../../src/api/api-server.js";
 import { type AccessTokens, createAccessTokens } from "../../src/auth/access-tokens.js";
 import type { Orm } from "../../src/db/orm.js";
-import { openShopDatabase } from "../../src/db/shop-database.js";
 import { createOrders, type Orders } from "../../src/orders/orders.js";
 import { createPaymentGatewayClient } from "../../src/orders/payment-gateway-client.js";
 import { loadDescriptorRegistry } from "../../src/rpc/reflection.js";
 import { createRpcServer, type RpcServer } from "../../src/rpc/rpc-server.js";
+import { openShopDatabase } from "../../src/shop-database/shop-database.js";
 import { testLogger } from "./silent-logger.js";
 
 export interface ListeningServer {

@@ -1,8 +1,8 @@
+import { migrateToLatest, type Orm, openOrm } from "../db/orm.js";
+import { prepareJobQueue } from "../jobs/job-queue.js";
 import type { Logger } from "../logging/logger.js";
-import { prepareJobQueue } from "../notifications/email-jobs.js";
 import { shopEntities } from "./entities.js";
 import { shopMigrations } from "./migration-list.js";
-import { migrateToLatest, type Orm, openOrm } from "./orm.js";
 
 /** The shop's ORM, on its database as it is: for processes that read and write, not migrate. */
 export function openShopOrm(databaseUrl: string, logger: Logger, poolSize?: number): Promise<Orm> {

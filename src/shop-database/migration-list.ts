@@ -2,6 +2,7 @@ import { Migration20261125000000_products } from "./migrations/Migration20261125
 import { Migration20261125010000_accounts_and_stock_ledger } from "./migrations/Migration20261125010000_accounts_and_stock_ledger.js";
 import { Migration20261125030000_orders } from "./migrations/Migration20261125030000_orders.js";
 import { Migration20261125040000_email_delivery } from "./migrations/Migration20261125040000_email_delivery.js";
+import { Migration20261129000000_order_path } from "./migrations/Migration20261129000000_order_path.js";
 
 /**
  * The shop's migrations in the order they apply. Listed explicitly, not globbed, so the same
@@ -15,4 +16,5 @@ export const shopMigrations = [
   },
   { name: "Migration20261125030000_orders", class: Migration20261125030000_orders },
   { name: "Migration20261125040000_email_delivery", class: Migration20261125040000_email_delivery },
+  { name: "Migration20261129000000_order_path", class: Migration20261129000000_order_path },
 ];

@@ -1,0 +1,36 @@
+import type { Kysely } from "kysely";
+import type { InventoryTables } from "./inventory-tables.js";
+import type { ProductRecord } from "./product.entity.js";
+
+/** Every column of a product, named as ProductRecord names them: a selected row is a record. */
+export const PRODUCT_FIELDS = [
+  "id",
+  "sku",
+  "name",
+  "description",
+  "unit_price_minor as unitPriceMinor",
+  "currency_code as currencyCode",
+  "stock_on_hand as stockOnHand",
+  "stock_reserved as stockReserved",
+  "version",
+  "created_at as createdAt",
+  "updated_at as updatedAt",
+] as const;
+
+export async function findProduct(db: Kysely<InventoryTables>, id: string): Promise<ProductRecord | undefined> {
+  return db.selectFrom("product").select(PRODUCT_FIELDS).where("id", "=", id).executeTakeFirst();
+}
+
+/** Opaque to clients; encodes the version so a stale one is detected without a lookup. */
+export function etagOf(product: Pick<ProductRecord, "id" | "version">): string {
+  return Buffer.from(`${product.id}:${product.version}`).toString("base64url");
+}
+
+/** The version an etag stands for, or undefined if it is not an etag of this product. */
+export function versionFromEtag(productId: string, etag: string): number | undefined {
+  const [id, version] = Buffer.from(etag, "base64url").toString("utf8").split(":");
+  const parsed = Number(version);
+  return id === productId && version !== undefined && /^\d{1,10}$/.test(version) && parsed <= 2_147_483_647
+    ? parsed
+    : undefined;
+}

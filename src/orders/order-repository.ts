@@ -1,0 +1,562 @@
+/**
+ * Every statement on orders' tables: orders, their lines and the order events outbox. Each
+ * use case step is one statement, so one round trip and one atomic change; where stock
+ * changes with an order, inventory's parts join the statement (inventory/stock-changes.ts).
+ */
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { type ExpressionBuilder, type Kysely, type QueryCreator, type Selectable, sql, type Updateable } from "kysely";
+import { jsonArrayFrom } from "kysely/helpers/postgres";
+import { sqlStateOf, type TablesOf, typedSql } from "../db/typed-sql.js";
+import {
+  STOCK_CONSTRAINT,
+  stockOf,
+  withStockLocked,
+  withStockReleased,
+  withStockReserved,
+  withStockRestocked,
+  withStockSold,
+} from "../inventory/stock-changes.js";
+import type { OrderEventKind, OrderEventSchema, OrderLineSchema, OrderSchema, OrderState } from "./order.entity.js";
+
+export type OrderTables = TablesOf<typeof OrderSchema | typeof OrderLineSchema | typeof OrderEventSchema>;
+
+export interface OrderLineView {
+  productId: string;
+  sku: string;
+  productName: string;
+  quantity: number;
+  unitPriceMinor: number;
+  lineTotalMinor: number;
+}
+
+/** An order as use cases and handlers see it, lines included. */
+export interface OrderView {
+  id: string;
+  /** Short and sequential, for people: "order #1042". */
+  number: number;
+  customerId: string;
+  requestId: string;
+  requestFingerprint: string;
+  state: OrderState;
+  currencyCode: string;
+  subtotalMinor: number;
+  totalMinor: number;
+  card: { brand: string; last4: string };
+  chargeId: string | null;
+  refundId: string | null;
+  failureCode: string | null;
+  lines: OrderLineView[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What an order about to be placed is made of; prices come from the catalogue as it is locked. */
+export interface OrderDraft {
+  customerId: string;
+  requestId: string;
+  fingerprint: string;
+  cardBrand: string;
+  cardLast4: string;
+  lines: readonly { productId: string; quantity: number }[];
+  /** The order total must fall in this range (what one card charge may be). */
+  totalRange: { min: number; max: number };
+}
+
+/** A product of the draft as it stood when the statement locked it. */
+export interface StockOfLine {
+  productId: string;
+  quantity: number;
+  available: number;
+  currencyCode: string;
+  lineTotalMinor: number;
+}
+
+export type Placement =
+  | { placed: true; order: OrderView }
+  /**
+   * Nothing was written. `acceptable`: the stock, currencies and total allowed the order, so
+   * the request_id was taken (a retry). Otherwise `stock` says what stood in the way; products
+   * that do not exist are missing from it.
+   */
+  | { placed: false; acceptable: boolean; stock: StockOfLine[] };
+
+export interface OrderFilter {
+  /** Empty: every customer's. */
+  customerId: string;
+  state: OrderState | undefined;
+}
+
+/** A position in the newest-first order of orders: where the previous page ended. */
+export interface OrderCursor {
+  createdMicros: number;
+  id: string;
+}
+
+export interface OrderRepository {
+  /**
+   * Creates the order with its lines and real totals and reserves its stock, in one
+   * statement; or, if the stock cannot cover it or the request_id was used, writes nothing.
+   */
+  placeReservingStock(draft: OrderDraft): Promise<Placement>;
+  find(id: string): Promise<OrderView | undefined>;
+  findByRequest(customerId: string, requestId: string): Promise<OrderView | undefined>;
+  /** Newest first, after the cursor; one more than `limit` when there is a next page. */
+  list(
+    filter: OrderFilter,
+    after: OrderCursor | undefined,
+    limit: number,
+  ): Promise<{ order: OrderView; cursor: OrderCursor }[]>;
+  /**
+   * Marks a pending order as being worked on now, so recovery (which waits for pending orders
+   * to age) leaves it alone while a retry charges it. False if it is no longer pending.
+   */
+  claimPending(id: string): Promise<boolean>;
+  /**
+   * Paid: fulfilled with its charge, its reserved stock sold, and the `paid` event written,
+   * in one statement. Undefined if the order was no longer pending (settled by another).
+   */
+  settlePaid(id: string, chargeId: string): Promise<{ updatedAt: Date } | undefined>;
+  /** Not charged: PAYMENT_FAILED and its stock released. False if it was no longer pending. */
+  settleFailed(id: string, failureCode: string): Promise<boolean>;
+  /** Recorded before the refund, so recovery finishes a cancellation a crash interrupted. */
+  requestCancellation(id: string): Promise<boolean>;
+  /** Cancelled with its refund, restocked, and the `cancelled` event written. */
+  cancel(id: string, refundId: string): Promise<{ updatedAt: Date } | undefined>;
+  /** Orders pending for longer than `olderThanMs`, the stalest first. */
+  stalePending(olderThanMs: number, limit: number): Promise<string[]>;
+  /** Paid orders whose cancellation was requested over `olderThanMs` ago and never finished. */
+  interruptedCancellations(olderThanMs: number, limit: number): Promise<{ id: string; chargeId: string }[]>;
+}
+
+export function createOrderRepository(em: EntityManager): OrderRepository {
+  const db = () => typedSql<OrderTables>(em);
+
+  return {
+    async placeReservingStock(draft) {
+      const rows = await placeUnlessStockRanOut(db(), draft);
+      const first = rows[0];
+      const stock = rows.map((row) => ({
+        productId: row.product_id,
+        quantity: row.quantity,
+        available: row.available,
+        currencyCode: row.currency_code ?? "",
+        lineTotalMinor: row.line_total_minor,
+      }));
+      if (!first?.id) return { placed: false, acceptable: first?.acceptable === true, stock };
+      // Placed: every row carries the order's columns, and the rows are its lines in order.
+      const lines = rows.map((row) => ({
+        productId: row.product_id,
+        sku: row.sku,
+        productName: row.name,
+        quantity: row.quantity,
+        unitPriceMinor: row.unit_price_minor,
+        lineTotalMinor: row.line_total_minor,
+      }));
+      return { placed: true, order: viewOf({ ...(first as Omit<OrderRow, "lines">), lines }) };
+    },
+
+    async find(id) {
+      const row = await selectOrders(db()).where("id", "=", id).executeTakeFirst();
+      return row && viewOf(row);
+    },
+
+    async findByRequest(customerId, requestId) {
+      const row = await selectOrders(db())
+        .where("customer_id", "=", customerId)
+        .where("request_id", "=", requestId)
+        .executeTakeFirst();
+      return row && viewOf(row);
+    },
+
+    async list(filter, after, limit) {
+      // Newest first as the (customer_id,) created_at, id indexes run backwards: a page is a
+      // range of one of them, as fast on the millionth order as on the first.
+      let page = selectOrders(db())
+        .select(sql<number>`(extract(epoch from created_at) * 1000000)::int8`.as("created_micros"))
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .limit(limit);
+      if (filter.customerId !== "") page = page.where("customer_id", "=", filter.customerId);
+      if (filter.state !== undefined) page = page.where("state", "=", filter.state);
+      if (after) {
+        page = page.where((eb) =>
+          eb(
+            eb.refTuple("created_at", "id"),
+            "<",
+            eb.tuple(sql<Date>`${timestampOfMicros(after.createdMicros)}::timestamptz`, after.id),
+          ),
+        );
+      }
+      const rows = await page.execute();
+      return rows.map((row) => ({ order: viewOf(row), cursor: { createdMicros: row.created_micros, id: row.id } }));
+    },
+
+    async claimPending(id) {
+      const claimed = await db()
+        .updateTable("customer_order")
+        .set({ updated_at: sql<Date>`now()` })
+        .where("id", "=", id)
+        .where("state", "=", "pending_payment")
+        .returning("id")
+        .executeTakeFirst();
+      return claimed !== undefined;
+    },
+
+    async settlePaid(id, chargeId) {
+      const paid = changeOrder(db(), id, ["pending_payment"], { state: "fulfilled", charge_id: chargeId });
+      return withStockSold(paid, changedLines, `sold: order ${id}`)
+        .with("event", (qc) => recordEvent(qc, "paid"))
+        .selectFrom("changed")
+        .select("updated_at as updatedAt")
+        .executeTakeFirst();
+    },
+
+    async settleFailed(id, failureCode) {
+      const failed = changeOrder(db(), id, ["pending_payment"], {
+        state: "payment_failed",
+        failure_code: failureCode,
+      });
+      const row = await withStockReleased(failed, changedLines).selectFrom("changed").select("id").executeTakeFirst();
+      return row !== undefined;
+    },
+
+    async requestCancellation(id) {
+      const requested = await db()
+        .updateTable("customer_order")
+        .set((eb) => ({
+          cancel_requested_at: eb.fn.coalesce("cancel_requested_at", sql<Date>`now()`),
+          updated_at: sql<Date>`now()`,
+        }))
+        .where("id", "=", id)
+        .where("state", "in", ["paid", "fulfilled"])
+        .where("charge_id", "is not", null)
+        .returning("id")
+        .executeTakeFirst();
+      return requested !== undefined;
+    },
+
+    async cancel(id, refundId) {
+      const cancelled = changeOrder(db(), id, ["paid", "fulfilled"], { state: "cancelled", refund_id: refundId });
+      return withStockRestocked(cancelled, changedLines, `cancelled: order ${id}`)
+        .with("event", (qc) => recordEvent(qc, "cancelled"))
+        .selectFrom("changed")
+        .select("updated_at as updatedAt")
+        .executeTakeFirst();
+    },
+
+    async stalePending(olderThanMs, limit) {
+      const rows = await db()
+        .selectFrom("customer_order")
+        .select("id")
+        .where("state", "=", "pending_payment")
+        .where("updated_at", "<", sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
+        .orderBy("updated_at")
+        .limit(limit)
+        .execute();
+      return rows.map((row) => row.id);
+    },
+
+    async interruptedCancellations(olderThanMs, limit) {
+      const rows = await db()
+        .selectFrom("customer_order")
+        .select(["id", "charge_id"])
+        .where("state", "in", ["paid", "fulfilled"])
+        .where("cancel_requested_at", "<", sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
+        .where("charge_id", "is not", null)
+        .orderBy("cancel_requested_at")
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({ id: row.id, chargeId: row.charge_id as string }));
+    },
+  };
+}
+
+/** How often a placement is decided again when stock ran out under it; each try sees fresh stock. */
+const PLACEMENT_ATTEMPTS = 5;
+const CHECK_VIOLATION = "23514";
+
+/**
+ * Runs the placement statement; when stock ran out between its read and its reservation (the
+ * database refused the reservation: the statement wrote nothing), runs it again, which then
+ * sees the stock as it is and refuses cleanly or places.
+ */
+async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await placementStatement(db, draft).execute();
+    } catch (error) {
+      const ranOut =
+        sqlStateOf(error) === CHECK_VIOLATION && (error as { constraint?: string }).constraint === STOCK_CONSTRAINT;
+      if (!ranOut || attempt >= PLACEMENT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * One statement. Read the products (unlocked) and decide: every product exists, has enough,
+ * shares one currency, and the total is in range. If so insert the order with its real
+ * totals, unless the request_id is taken (a concurrent duplicate waits here, on the unique
+ * index, holding no other lock); lock its products in id order; insert its lines; reserve
+ * their stock. Rows: one per known product of the draft, with the order's columns when placed.
+ *
+ * The order row is locked before the products, as the statements that settle an order lock
+ * it, so no two statements ever wait on each other.
+ */
+function placementStatement(db: Kysely<OrderTables>, draft: OrderDraft) {
+  const productIds = draft.lines.map((line) => line.productId);
+  const quantities = draft.lines.map((line) => line.quantity);
+  const positions = draft.lines.map((_, index) => index);
+  const decided = db
+    .with("stock", () => stockOf(productIds))
+    .with("wanted", (qc) =>
+      qc.selectNoFrom([
+        sql<string>`unnest(${productIds}::uuid[])`.as("product_id"),
+        sql<number>`unnest(${quantities}::int4[])`.as("quantity"),
+        sql<number>`unnest(${positions}::int4[])`.as("position"),
+      ]),
+    )
+    .with("priced", (qc) =>
+      qc
+        .selectFrom("wanted")
+        .innerJoin("stock", "stock.product_id", "wanted.product_id")
+        .select((eb) => [
+          "wanted.product_id",
+          "wanted.quantity",
+          "wanted.position",
+          "stock.sku",
+          "stock.name",
+          "stock.unit_price_minor",
+          "stock.currency_code",
+          "stock.available",
+          eb("wanted.quantity", "*", eb.ref("stock.unit_price_minor")).as("line_total_minor"),
+        ]),
+    )
+    .with("verdict", (qc) =>
+      qc
+        .selectFrom("priced")
+        .select((eb) => [
+          eb
+            .and([
+              eb(eb.fn.countAll(), "=", draft.lines.length),
+              eb(eb.fn<boolean>("bool_and", [eb("available", ">=", eb.ref("quantity"))]), "=", true),
+              eb(eb.fn.min("currency_code"), "=", eb.fn.max("currency_code")),
+              eb(eb.fn.sum("line_total_minor"), ">=", draft.totalRange.min),
+              eb(eb.fn.sum("line_total_minor"), "<=", draft.totalRange.max),
+            ])
+            .as("acceptable"),
+          eb.fn.min("currency_code").as("currency_code"),
+          eb.fn.sum<number>("line_total_minor").as("total_minor"),
+        ]),
+    )
+    .with("placed", (qc) =>
+      qc
+        .insertInto("customer_order")
+        .columns([
+          "id",
+          "customer_id",
+          "request_id",
+          "request_fingerprint",
+          "state",
+          "currency_code",
+          "subtotal_minor",
+          "total_minor",
+          "card_brand",
+          "card_last4",
+        ])
+        .expression((eb) =>
+          eb
+            .selectFrom("verdict")
+            .select([
+              sql<string>`gen_random_uuid()`.as("id"),
+              sql.val(draft.customerId).as("customer_id"),
+              sql.val(draft.requestId).as("request_id"),
+              sql.val(draft.fingerprint).as("request_fingerprint"),
+              sql.lit("pending_payment").as("state"),
+              "currency_code",
+              "total_minor as subtotal_minor",
+              "total_minor",
+              sql.val(draft.cardBrand).as("card_brand"),
+              sql.val(draft.cardLast4).as("card_last4"),
+            ])
+            .where("acceptable", "=", true),
+        )
+        .onConflict((oc) => oc.columns(["customer_id", "request_id"]).doNothing())
+        .returning(ORDER_FIELDS),
+    );
+  const locked = withStockLocked(decided, (qc) =>
+    qc
+      .selectFrom("priced")
+      .innerJoin("placed", (join) => join.onTrue())
+      .select("priced.product_id"),
+  );
+  const parts = locked.with("placed_lines", (qc) =>
+    qc
+      .insertInto("order_line")
+      .columns([
+        "id",
+        "order_id",
+        "position",
+        "product_id",
+        "sku",
+        "product_name",
+        "quantity",
+        "unit_price_minor",
+        "line_total_minor",
+      ])
+      .expression((eb) =>
+        eb
+          .selectFrom("priced")
+          .innerJoin("placed", (join) => join.onTrue())
+          // After the products are locked: see withStockLocked.
+          .innerJoin("stock_locked", "stock_locked.id", "priced.product_id")
+          .select([
+            sql<string>`gen_random_uuid()`.as("id"),
+            "placed.id as order_id",
+            "priced.position",
+            "priced.product_id",
+            "priced.sku",
+            "priced.name",
+            "priced.quantity",
+            "priced.unit_price_minor",
+            "priced.line_total_minor",
+          ]),
+      )
+      .returning(["product_id", "quantity"]),
+  );
+  return withStockReserved(parts, (qc) => qc.selectFrom("placed_lines").select(["product_id", "quantity"]))
+    .selectFrom("priced")
+    .innerJoin("verdict", (join) => join.onTrue())
+    .leftJoin("placed", (join) => join.onTrue())
+    .select([
+      "priced.product_id",
+      "priced.quantity",
+      "priced.position",
+      "priced.sku",
+      "priced.name",
+      "priced.unit_price_minor",
+      "priced.currency_code",
+      "priced.available",
+      "priced.line_total_minor",
+      "verdict.acceptable",
+      ...ORDER_FIELDS.map((field) => `placed.${field}` as const),
+    ])
+    .orderBy("priced.position");
+}
+
+/** The order columns every read returns. */
+const ORDER_FIELDS = [
+  "id",
+  "number",
+  "customer_id",
+  "request_id",
+  "request_fingerprint",
+  "state",
+  "currency_code",
+  "subtotal_minor",
+  "total_minor",
+  "card_brand",
+  "card_last4",
+  "charge_id",
+  "refund_id",
+  "failure_code",
+  "created_at",
+  "updated_at",
+] as const;
+
+/** Orders with their lines, in one statement: the lines come as a JSON array per order. */
+function selectOrders(db: Kysely<OrderTables>) {
+  return db
+    .selectFrom("customer_order")
+    .select(ORDER_FIELDS)
+    .select((eb) => linesOfOrder(eb).as("lines"));
+}
+
+function linesOfOrder(eb: ExpressionBuilder<OrderTables, "customer_order">) {
+  return jsonArrayFrom(
+    eb
+      .selectFrom("order_line")
+      .select([
+        "product_id as productId",
+        "sku",
+        "product_name as productName",
+        "quantity",
+        "unit_price_minor as unitPriceMinor",
+        "line_total_minor as lineTotalMinor",
+      ])
+      .whereRef("order_line.order_id", "=", "customer_order.id")
+      .orderBy("order_line.position"),
+  );
+}
+
+type OrderRow = Pick<Selectable<OrderTables["customer_order"]>, (typeof ORDER_FIELDS)[number]> & {
+  lines: OrderLineView[];
+};
+
+function viewOf(row: OrderRow): OrderView {
+  return {
+    id: row.id,
+    number: row.number,
+    customerId: row.customer_id,
+    requestId: row.request_id,
+    requestFingerprint: row.request_fingerprint,
+    state: row.state,
+    currencyCode: row.currency_code,
+    subtotalMinor: row.subtotal_minor,
+    totalMinor: row.total_minor,
+    card: { brand: row.card_brand, last4: row.card_last4 },
+    chargeId: row.charge_id,
+    refundId: row.refund_id,
+    failureCode: row.failure_code,
+    lines: row.lines,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * The first parts of a statement that moves an order from one of `from` to a new state:
+ * `changed` (the order, if it was in one of those states) and `changed_lines` (its lines,
+ * none if it was not), on which the stock changes and the event of the rest depend.
+ */
+function changeOrder(
+  db: Kysely<OrderTables>,
+  id: string,
+  from: readonly OrderState[],
+  to: Updateable<OrderTables["customer_order"]>,
+) {
+  return db
+    .with("changed", (qc) =>
+      qc
+        .updateTable("customer_order")
+        .set({ ...to, updated_at: sql<Date>`now()` })
+        .where("id", "=", id)
+        .where("state", "in", from)
+        .returning(["id", "updated_at"]),
+    )
+    .with("changed_lines", (qc) =>
+      qc
+        .selectFrom("order_line")
+        .select(["product_id", "quantity"])
+        .where("order_id", "in", qc.selectFrom("changed").select("id")),
+    );
+}
+
+type ChangeParts = ReturnType<typeof changeOrder> extends QueryCreator<infer DB> ? DB : never;
+
+const changedLines = (qc: QueryCreator<ChangeParts>) =>
+  qc.selectFrom("changed_lines").select(["product_id", "quantity"]);
+
+/** The outbox row of the change, written with it: the worker queues what follows from it. */
+function recordEvent(qc: QueryCreator<ChangeParts>, kind: OrderEventKind) {
+  return qc
+    .insertInto("order_event")
+    .columns(["order_id", "kind"])
+    .expression(qc.selectFrom("changed").select(["id as order_id", sql.lit(kind).as("kind")]));
+}
+
+/** An ISO timestamp with microseconds, exact where a Date would keep milliseconds only. */
+function timestampOfMicros(micros: number): string {
+  const millis = Math.floor(micros / 1000);
+  const extra = String(micros - millis * 1000).padStart(3, "0");
+  return new Date(millis).toISOString().replace("Z", `${extra}Z`);
+}

@@ -1,0 +1,56 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { inTransaction, typedSql } from "../db/typed-sql.js";
+import { enqueueJobs } from "../jobs/job-queue.js";
+import type { Logger } from "../logging/logger.js";
+import { emailJobOf } from "../notifications/email-jobs.js";
+import { hasOrderEvents, takeOrderEvents } from "../orders/order-events.js";
+import type { OrderTables } from "../orders/order-repository.js";
+
+const BATCH = 200;
+
+/**
+ * Moves order events from orders' outbox into the job queue: each batch is taken and its
+ * email jobs queued in one transaction, so an event becomes exactly one job, or stays to be
+ * moved by the next pass. The queue's NOTIFY happens here, once per batch, instead of in
+ * every order's commit. Passes never overlap; a failed pass (the database restarting) is
+ * logged and the next one carries on.
+ */
+export function startOrderEventRelay(options: { em: EntityManager; intervalMs: number; logger: Logger }): {
+  stop(): Promise<void>;
+} {
+  const { em, logger } = options;
+  let running: Promise<void> | undefined;
+
+  async function moveAll(): Promise<void> {
+    if (!(await hasOrderEvents(typedSql<OrderTables>(em)))) return;
+    for (;;) {
+      const moved = await inTransaction<OrderTables, number>(em, async (tx) => {
+        const events = await takeOrderEvents(tx, BATCH);
+        await enqueueJobs<OrderTables>(tx, events.map(emailJobOf));
+        return events.length;
+      });
+      if (moved > 0) logger.debug({ event: "jobs.events_relayed", count: moved }, "order events queued as jobs");
+      if (moved < BATCH) return;
+    }
+  }
+
+  const pass = () => {
+    if (running) return;
+    running = moveAll()
+      .catch((error: unknown) => {
+        logger.warn({ event: "jobs.relay_failed", err: error }, "could not move order events; retrying");
+      })
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  pass();
+  const timer = setInterval(pass, options.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
