@@ -1,8 +1,11 @@
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { type Kysely, sql } from "kysely";
+import { typedSql } from "../db/typed-sql.js";
 import { RequestValidator } from "../validation/request-validator.js";
 import type { AccessTokens } from "./access-tokens.js";
 import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "./auth-errors.js";
+import type { AuthTables } from "./auth-tables.js";
 import type { Caller } from "./caller.js";
 import {
   decoyPasswordHash,
@@ -46,6 +49,7 @@ export function normalizeEmail(email: string): string {
 export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }): Accounts {
   const { tokens } = deps;
   const em = () => deps.em.fork();
+  const db = () => typedSql<AuthTables>(deps.em);
 
   return {
     async register(input) {
@@ -94,22 +98,22 @@ export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }
       check.throwIfInvalid();
 
       const emailNormalized = normalizeEmail(input.email);
-      const conn = em();
-      const [lock] = await conn.execute<{ retry_after_ms: string }[]>(
-        `select ceil(extract(epoch from (locked_until - now())) * 1000) as retry_after_ms
-         from login_throttle where email_normalized = ? and locked_until > now()`,
-        [emailNormalized],
-      );
-      if (lock) throw new TooManyLoginAttempts(Number(lock.retry_after_ms));
+      const lock = await db()
+        .selectFrom("login_throttle")
+        .select(sql<number>`ceil(extract(epoch from (locked_until - now())) * 1000)::int8`.as("retryAfterMs"))
+        .where("email_normalized", "=", emailNormalized)
+        .where("locked_until", ">", sql<Date>`now()`)
+        .executeTakeFirst();
+      if (lock) throw new TooManyLoginAttempts(lock.retryAfterMs);
       // Counted before the (slow) password check, so parallel guesses cannot slip past the limit.
-      const attempt = await countAttempt(conn, emailNormalized);
+      const attempt = await countAttempt(db(), emailNormalized);
       if (attempt.failures > FAILURES_BEFORE_LOCKOUT) throw new TooManyLoginAttempts(attempt.retryAfterMs);
 
-      const user = await conn.findOne(User, { emailNormalized });
+      const user = await em().findOne(User, { emailNormalized });
       // An unknown email costs a full password verification too: same answer, same time.
       const matches = await verifyPassword(input.password, user?.passwordHash ?? (await decoyPasswordHash()));
       if (!user || !matches) throw new InvalidCredentials();
-      await conn.execute("delete from login_throttle where email_normalized = ?", [emailNormalized]);
+      await db().deleteFrom("login_throttle").where("email_normalized", "=", emailNormalized).execute();
       const { token, expiresAt } = tokens.issue({ userId: user.id, role: user.role });
       return { token, expiresAt, user };
     },
@@ -122,7 +126,7 @@ export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }
 
     async authenticate(token) {
       const claims = tokens.verify(token);
-      const [user] = await em().execute<{ role: Role }[]>("select role from app_user where id = ?", [claims.userId]);
+      const user = await db().selectFrom("app_user").select("role").where("id", "=", claims.userId).executeTakeFirst();
       if (!user) throw new NotAuthenticated("USER_UNKNOWN");
       return { userId: claims.userId, role: user.role };
     },
@@ -168,21 +172,26 @@ function checkPassword(check: RequestValidator, password: string, email: string)
  * count), locking the email once too many fail in a row. The exponent is capped, so a
  * long-hammered email's lockout stays at the maximum instead of overflowing.
  */
-async function countAttempt(em: EntityManager, emailNormalized: string) {
-  const failures = `case when login_throttle.last_failure_at < now() - make_interval(secs => ${FAILURE_WINDOW_SECONDS})
+async function countAttempt(db: Kysely<AuthTables>, emailNormalized: string) {
+  const failures = sql<number>`case when login_throttle.last_failure_at < now() - make_interval(secs => ${FAILURE_WINDOW_SECONDS})
     then 1 else login_throttle.failures + 1 end`;
-  const [row] = await em.execute<{ failures: number; retry_after_ms: string | null }[]>(
-    `insert into login_throttle (email_normalized, failures, last_failure_at, locked_until)
-     values (?, 1, now(), null)
-     on conflict (email_normalized) do update set
-       failures = ${failures},
-       last_failure_at = now(),
-       locked_until = case when ${failures} >= ${FAILURES_BEFORE_LOCKOUT}
-         then now() + make_interval(secs => least(${MAX_LOCKOUT_SECONDS},
-           ${FIRST_LOCKOUT_SECONDS} * power(2, least(${failures} - ${FAILURES_BEFORE_LOCKOUT}, 10))))
-         else null end
-     returning failures, ceil(extract(epoch from (locked_until - now())) * 1000) as retry_after_ms`,
-    [emailNormalized],
-  );
-  return { failures: row?.failures ?? 0, retryAfterMs: Number(row?.retry_after_ms ?? FIRST_LOCKOUT_SECONDS * 1000) };
+  const row = await db
+    .insertInto("login_throttle")
+    .values({ email_normalized: emailNormalized, failures: 1, last_failure_at: sql<Date>`now()`, locked_until: null })
+    .onConflict((oc) =>
+      oc.column("email_normalized").doUpdateSet({
+        failures,
+        last_failure_at: sql<Date>`now()`,
+        locked_until: sql<Date | null>`case when ${failures} >= ${FAILURES_BEFORE_LOCKOUT}
+          then now() + make_interval(secs => least(${MAX_LOCKOUT_SECONDS},
+            ${FIRST_LOCKOUT_SECONDS} * power(2, least(${failures} - ${FAILURES_BEFORE_LOCKOUT}, 10))))
+          else null end`,
+      }),
+    )
+    .returning([
+      "failures",
+      sql<number | null>`ceil(extract(epoch from (locked_until - now())) * 1000)::int8`.as("retryAfterMs"),
+    ])
+    .executeTakeFirstOrThrow();
+  return { failures: row.failures, retryAfterMs: row.retryAfterMs ?? FIRST_LOCKOUT_SECONDS * 1000 };
 }

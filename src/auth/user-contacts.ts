@@ -1,8 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { type TablesOf, typedSql } from "../db/typed-sql.js";
-import type { UserSchema } from "./user.entity.js";
-
-type AuthTables = TablesOf<typeof UserSchema>;
+import { typedSql } from "../db/typed-sql.js";
+import type { AuthTables } from "./auth-tables.js";
 
 export interface Contact {
   email: string;

@@ -11,7 +11,7 @@
  *   entity where change tracking and lifecycle hooks pay for themselves: registering an
  *   account, ensuring the admin.
  *
- * Raw SQL strings are for migrations and tests only.
+ * Raw SQL strings are for migrations (and creating the schema they run in) and tests only.
  */
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { InferKyselyDB } from "@mikro-orm/sql";

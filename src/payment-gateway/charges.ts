@@ -1,10 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import { type InferResult, type Kysely, sql } from "kysely";
+import { type TablesOf, typedSql } from "../db/typed-sql.js";
 import type { Logger } from "../logging/logger.js";
 import { hasExpired } from "../shared/card-numbers.js";
 import { InvalidRequest, ResourceNotFound, TemporarilyUnavailable } from "../shared/domain-error.js";
 import { type CardInput, checkCard } from "../validation/card-checks.js";
 import { RequestValidator } from "../validation/request-validator.js";
+import { type ChargeSchema, GATEWAY_SCHEMA, type RefundSchema } from "./charge.entity.js";
 import { type FaultInjection, injectFaultsBefore, injectLatencyAfter } from "./faults.js";
 import { IdempotencyKeyReused, RefundRefused } from "./payment-errors.js";
 import { type DeclineCode, outcomeFor } from "./test-cards.js";
@@ -51,31 +54,34 @@ export interface Charges {
   ): Promise<{ refund: RefundRecord; charge: ChargeRecord }>;
 }
 
-interface ChargeRow {
-  id: string;
-  idempotency_key: string;
-  request_fingerprint: string;
-  amount_minor: string | number;
-  currency_code: string;
-  status: "succeeded" | "declined";
-  decline_code: DeclineCode | null;
-  card_brand: string;
-  card_last4: string;
-  card_exp_month: number;
-  card_exp_year: number;
-  description: string;
-  amount_refunded_minor: string | number;
-  created_at: string | Date;
-}
+type GatewayTables = TablesOf<typeof ChargeSchema | typeof RefundSchema>;
 
-interface RefundRow {
-  id: string;
-  charge_id: string;
-  idempotency_key: string;
-  request_fingerprint: string;
-  amount_minor: string | number;
-  created_at: string | Date;
-}
+/** A charge's columns, named as ChargeRecord names them (card details flattened). */
+const CHARGE_FIELDS = [
+  "id",
+  "idempotency_key as idempotencyKey",
+  "request_fingerprint as requestFingerprint",
+  "amount_minor as amountMinor",
+  "currency_code as currencyCode",
+  "status",
+  "decline_code as declineCode",
+  "card_brand as cardBrand",
+  "card_last4 as cardLast4",
+  "card_exp_month as cardExpMonth",
+  "card_exp_year as cardExpYear",
+  "amount_refunded_minor as amountRefundedMinor",
+  "description",
+  "created_at as createdAt",
+] as const;
+
+const REFUND_FIELDS = [
+  "id",
+  "charge_id as chargeId",
+  "amount_minor as amountMinor",
+  "idempotency_key as idempotencyKey",
+  "request_fingerprint as requestFingerprint",
+  "created_at as createdAt",
+] as const;
 
 export function createCharges(deps: {
   em: EntityManager;
@@ -83,12 +89,21 @@ export function createCharges(deps: {
   logger: Logger;
   now?: () => Date;
 }): Charges {
-  const em = () => deps.em.fork();
+  const db = () => typedSql<GatewayTables>(deps.em).withSchema(GATEWAY_SCHEMA);
   const now = deps.now ?? (() => new Date());
 
-  async function findCharge(conn: EntityManager, column: "id" | "idempotency_key", value: string) {
-    const [row] = await conn.execute<ChargeRow[]>(`select * from "payment"."charge" where "${column}" = ?`, [value]);
-    return row;
+  function findCharge(conn: Kysely<GatewayTables>, by: { id: string } | { idempotencyKey: string }) {
+    const query = selectCharges(conn);
+    return (
+      "id" in by ? query.where("id", "=", by.id) : query.where("idempotency_key", "=", by.idempotencyKey)
+    ).executeTakeFirst();
+  }
+
+  /** The charge made earlier under this key, if any: the same request gets it again, another is refused. */
+  async function earlierCharge(idempotencyKey: string, fingerprint: string) {
+    const earlier = await findCharge(db(), { idempotencyKey });
+    if (earlier && earlier.requestFingerprint !== fingerprint) throw new IdempotencyKeyReused(idempotencyKey);
+    return earlier;
   }
 
   return {
@@ -112,73 +127,63 @@ export function createCharges(deps: {
         card.expYear,
         description,
       ]);
-      // A retry gets the first result, even if the card has expired since: checks that
-      // depend on the time apply to new charges only.
-      const earlier = await findCharge(em(), "idempotency_key", idempotencyKey);
-      if (earlier) {
-        if (earlier.request_fingerprint !== fingerprint) throw new IdempotencyKeyReused(idempotencyKey);
-        await injectLatencyAfter(deps.faults);
-        return chargeFromRow(earlier);
-      }
-      if (hasExpired(card.expMonth, card.expYear, now())) {
+      const outcome = outcomeFor(card.digits);
+      // Refusals that are not recorded: a retry gets the first result if there was one, even
+      // if the card has expired since (checks that depend on the time apply to new charges).
+      if (hasExpired(card.expMonth, card.expYear, now()) || outcome.kind === "processing_error") {
+        const earlier = await earlierCharge(idempotencyKey, fingerprint);
+        if (earlier) return answer(earlier);
+        if (outcome.kind === "processing_error") {
+          // Transient and not recorded: a retry with the same key is processed afresh.
+          deps.logger.warn({ event: "payment.processing_error", idempotencyKey }, "processing error");
+          throw new TemporarilyUnavailable(
+            "PROCESSING_ERROR",
+            "the card could not be processed; nothing was charged, retry with the same idempotency key",
+            PROCESSING_ERROR_RETRY_MS,
+          );
+        }
         throw new InvalidRequest([
           { field: "card.exp_year", description: "the card has expired", reason: "CARD_EXPIRED" },
         ]);
       }
-      const outcome = outcomeFor(card.digits);
-      if (outcome.kind === "processing_error") {
-        // Transient and not recorded: a retry with the same key is processed afresh.
-        deps.logger.warn({ event: "payment.processing_error", idempotencyKey }, "processing error");
-        throw new TemporarilyUnavailable(
-          "PROCESSING_ERROR",
-          "the card could not be processed; nothing was charged, retry with the same idempotency key",
-          PROCESSING_ERROR_RETRY_MS,
-        );
-      }
 
-      const conn = em();
-      const [inserted] = await conn.execute<ChargeRow[]>(
-        `insert into "payment"."charge" ("id", "idempotency_key", "request_fingerprint", "amount_minor", "currency_code",
-           "status", "decline_code", "card_brand", "card_last4", "card_exp_month", "card_exp_year", "description")
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         on conflict ("idempotency_key") do nothing returning *`,
-        [
-          newId("ch"),
-          idempotencyKey,
-          fingerprint,
-          amountMinor,
-          currencyCode,
-          outcome.kind === "approved" ? "succeeded" : "declined",
-          outcome.kind === "declined" ? outcome.declineCode : null,
-          card.brand,
-          card.last4,
-          card.expMonth,
-          card.expYear,
+      // Inserted first, looked up only when the key was taken: a new charge is one statement.
+      const inserted = await db()
+        .insertInto("charge")
+        .values({
+          id: newId("ch"),
+          idempotency_key: idempotencyKey,
+          request_fingerprint: fingerprint,
+          amount_minor: Number(amountMinor),
+          currency_code: currencyCode,
+          status: outcome.kind === "approved" ? "succeeded" : "declined",
+          decline_code: outcome.kind === "declined" ? outcome.declineCode : null,
+          card_brand: card.brand,
+          card_last4: card.last4,
+          card_exp_month: card.expMonth,
+          card_exp_year: card.expYear,
           description,
-        ],
-      );
+        })
+        .onConflict((oc) => oc.column("idempotency_key").doNothing())
+        .returning(CHARGE_FIELDS)
+        .executeTakeFirst();
       if (inserted) {
-        const charge = chargeFromRow(inserted);
         deps.logger.info(
           {
-            event: charge.status === "succeeded" ? "payment.charged" : "payment.declined",
-            chargeId: charge.id,
+            event: inserted.status === "succeeded" ? "payment.charged" : "payment.declined",
+            chargeId: inserted.id,
             amountMinor,
             currencyCode,
-            declineCode: charge.declineCode,
+            declineCode: inserted.declineCode,
             card: `${card.brand} ${card.last4}`,
           },
-          charge.status === "succeeded" ? "charged" : "declined",
+          inserted.status === "succeeded" ? "charged" : "declined",
         );
-        await injectLatencyAfter(deps.faults);
-        return charge;
+        return answer(inserted);
       }
-      // The key was used before: the same request gets the stored first result.
-      const existing = await findCharge(conn, "idempotency_key", idempotencyKey);
+      const existing = await earlierCharge(idempotencyKey, fingerprint);
       if (!existing) throw new Error("charge vanished after an idempotency conflict");
-      if (existing.request_fingerprint !== fingerprint) throw new IdempotencyKeyReused(idempotencyKey);
-      await injectLatencyAfter(deps.faults);
-      return chargeFromRow(existing);
+      return answer(existing);
     },
 
     async getCharge(lookup, signal) {
@@ -188,12 +193,9 @@ export function createCharges(deps: {
       if (!chargeId && !idempotencyKey) check.violation("lookup", "set charge_id or idempotency_key", "REQUIRED");
       check.throwIfInvalid();
       await injectFaultsBefore(deps.faults, signal, { isCharge: false });
-      const row = chargeId
-        ? await findCharge(em(), "id", chargeId)
-        : await findCharge(em(), "idempotency_key", idempotencyKey);
+      const row = await findCharge(db(), chargeId ? { id: chargeId } : { idempotencyKey });
       if (!row) throw new ResourceNotFound(CHARGE_RESOURCE, chargeId || idempotencyKey);
-      await injectLatencyAfter(deps.faults);
-      return chargeFromRow(row);
+      return answer(row);
     },
 
     async refund(input, signal) {
@@ -203,51 +205,63 @@ export function createCharges(deps: {
       const requested = check.bigint("amount_minor", input.amountMinor, { min: 0, max: MAX_AMOUNT_MINOR });
       check.throwIfInvalid();
       await injectFaultsBefore(deps.faults, signal, { isCharge: false });
+      const fingerprint = fingerprintOf([chargeId, requested]);
 
-      const conn = em();
       const replay = async (): Promise<{ refund: RefundRecord; charge: ChargeRecord } | undefined> => {
-        const [row] = await conn.execute<RefundRow[]>(`select * from "payment"."refund" where "idempotency_key" = ?`, [
-          idempotencyKey,
-        ]);
+        const row = await db()
+          .selectFrom("refund")
+          .select(REFUND_FIELDS)
+          .where("idempotency_key", "=", idempotencyKey)
+          .executeTakeFirst();
         if (!row) return undefined;
-        if (row.request_fingerprint !== fingerprintOf([chargeId, requested]))
-          throw new IdempotencyKeyReused(idempotencyKey);
-        const charge = await findCharge(conn, "id", chargeId);
-        return charge && { refund: refundFromRow(row), charge: chargeFromRow(charge) };
+        if (row.requestFingerprint !== fingerprint) throw new IdempotencyKeyReused(idempotencyKey);
+        const charge = await findCharge(db(), { id: chargeId });
+        return charge && { refund: refundOf(row), charge: chargeOf(charge) };
       };
       const earlier = await replay();
       if (earlier) return earlier;
 
       try {
-        const refunded = await conn.transactional(async (tx) => {
-          const charge = await findCharge(tx, "id", chargeId);
-          if (!charge) throw new ResourceNotFound(CHARGE_RESOURCE, chargeId);
-          if (charge.status !== "succeeded") {
-            throw new RefundRefused(chargeId, "CHARGE_NOT_REFUNDABLE", "only succeeded charges can be refunded");
-          }
-          const remaining = Number(charge.amount_minor) - Number(charge.amount_refunded_minor);
-          const amount = requested === 0 ? remaining : requested;
-          // Conditional and atomic: concurrent refunds can never exceed the charge.
-          const [updated] = await tx.execute<ChargeRow[]>(
-            `update "payment"."charge" set "amount_refunded_minor" = "amount_refunded_minor" + ?
-             where "id" = ? and ? > 0 and "amount_refunded_minor" + ? <= "amount_minor" returning *`,
-            [amount, chargeId, amount, amount],
-          );
-          if (!updated) {
-            throw new RefundRefused(
-              chargeId,
-              "REFUND_EXCEEDS_CHARGE",
-              `refunding ${amount} would exceed the ${remaining} not yet refunded`,
-            );
-          }
-          const [refund] = await tx.execute<RefundRow[]>(
-            `insert into "payment"."refund" ("id", "charge_id", "idempotency_key", "request_fingerprint", "amount_minor")
-             values (?, ?, ?, ?, ?) returning *`,
-            [newId("re"), chargeId, idempotencyKey, fingerprintOf([chargeId, requested]), amount],
-          );
-          deps.logger.info({ event: "payment.refunded", chargeId, amountMinor: amount }, "refunded");
-          return { refund: refundFromRow(refund as RefundRow), charge: chargeFromRow(updated) };
-        });
+        const refunded = await db()
+          .transaction()
+          .execute(async (tx) => {
+            const charge = await findCharge(tx, { id: chargeId });
+            if (!charge) throw new ResourceNotFound(CHARGE_RESOURCE, chargeId);
+            if (charge.status !== "succeeded") {
+              throw new RefundRefused(chargeId, "CHARGE_NOT_REFUNDABLE", "only succeeded charges can be refunded");
+            }
+            const remaining = charge.amountMinor - charge.amountRefundedMinor;
+            const amount = requested === 0 ? remaining : requested;
+            // Conditional and atomic: concurrent refunds can never exceed the charge.
+            const updated = await tx
+              .updateTable("charge")
+              .set((eb) => ({ amount_refunded_minor: eb("amount_refunded_minor", "+", amount) }))
+              .where("id", "=", chargeId)
+              .where(sql<boolean>`${amount} > 0`)
+              .where((eb) => eb(eb("amount_refunded_minor", "+", amount), "<=", eb.ref("amount_minor")))
+              .returning(CHARGE_FIELDS)
+              .executeTakeFirst();
+            if (!updated) {
+              throw new RefundRefused(
+                chargeId,
+                "REFUND_EXCEEDS_CHARGE",
+                `refunding ${amount} would exceed the ${remaining} not yet refunded`,
+              );
+            }
+            const refund = await tx
+              .insertInto("refund")
+              .values({
+                id: newId("re"),
+                charge_id: chargeId,
+                idempotency_key: idempotencyKey,
+                request_fingerprint: fingerprint,
+                amount_minor: amount,
+              })
+              .returning(REFUND_FIELDS)
+              .executeTakeFirstOrThrow();
+            deps.logger.info({ event: "payment.refunded", chargeId, amountMinor: amount }, "refunded");
+            return { refund: refundOf(refund), charge: chargeOf(updated) };
+          });
         await injectLatencyAfter(deps.faults);
         return refunded;
       } catch (error) {
@@ -258,7 +272,16 @@ export function createCharges(deps: {
       }
     },
   };
+
+  /** The charge as the gateway answers it, after the configured latency (the work is done). */
+  async function answer(row: ChargeRow): Promise<ChargeRecord> {
+    await injectLatencyAfter(deps.faults);
+    return chargeOf(row);
+  }
 }
+
+const selectCharges = (conn: Kysely<GatewayTables>) => conn.selectFrom("charge").select(CHARGE_FIELDS);
+type ChargeRow = InferResult<ReturnType<typeof selectCharges>>[number];
 
 function fingerprintOf(parameters: readonly unknown[]): string {
   return createHash("sha256").update(JSON.stringify(parameters)).digest("hex");
@@ -269,27 +292,22 @@ function newId(prefix: "ch" | "re"): string {
   return `${prefix}_${randomBytes(18).toString("base64url")}`;
 }
 
-function chargeFromRow(row: ChargeRow): ChargeRecord {
+function chargeOf(row: ChargeRow): ChargeRecord {
+  const { cardBrand, cardLast4, cardExpMonth, cardExpYear, requestFingerprint: _, ...charge } = row;
   return {
-    id: row.id,
-    idempotencyKey: row.idempotency_key,
-    amountMinor: Number(row.amount_minor),
-    currencyCode: row.currency_code,
-    status: row.status,
-    declineCode: row.decline_code,
-    card: { brand: row.card_brand, last4: row.card_last4, expMonth: row.card_exp_month, expYear: row.card_exp_year },
-    amountRefundedMinor: Number(row.amount_refunded_minor),
-    description: row.description,
-    createdAt: new Date(row.created_at),
+    ...charge,
+    status: charge.status as ChargeRecord["status"],
+    declineCode: charge.declineCode as DeclineCode | null,
+    card: { brand: cardBrand, last4: cardLast4, expMonth: cardExpMonth, expYear: cardExpYear },
   };
 }
 
-function refundFromRow(row: RefundRow): RefundRecord {
+function refundOf(row: { id: string; chargeId: string; amountMinor: number; idempotencyKey: string; createdAt: Date }) {
   return {
     id: row.id,
-    chargeId: row.charge_id,
-    amountMinor: Number(row.amount_minor),
-    idempotencyKey: row.idempotency_key,
-    createdAt: new Date(row.created_at),
+    chargeId: row.chargeId,
+    amountMinor: row.amountMinor,
+    idempotencyKey: row.idempotencyKey,
+    createdAt: row.createdAt,
   };
 }
