@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { sql, type Updateable } from "kysely";
+import { type Kysely, sql, type Updateable } from "kysely";
 import { isUniqueViolation, typedSql } from "../db/typed-sql.js";
 import { InvalidRequest, ResourceNotFound, StaleVersion } from "../shared/domain-error.js";
 import { decodePageToken, encodePageToken, pageSizeOf } from "../shared/page-token.js";
@@ -143,21 +143,12 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
         ]);
       }
 
-      // Ordered as product_name_index is, so each page is a range of it whatever the filters.
-      let page = db()
-        .selectFrom("product")
-        .select(PRODUCT_FIELDS)
-        .orderBy("name")
-        .orderBy("id")
-        .limit(pageSize + 1);
-      if (query.inStockOnly) page = page.where(sql<boolean>`stock_on_hand - stock_reserved > 0`);
-      if (nameContains !== "") {
-        page = page.where(
-          sql<boolean>`name ilike ${`%${nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`,
-        );
-      }
-      if (after)
-        page = page.where((eb) => eb(eb.refTuple("name", "id"), ">", eb.tuple(afterName as string, afterId as string)));
+      const page = productsPageQuery(
+        db(),
+        { inStockOnly: query.inStockOnly, nameContains },
+        after && { name: afterName as string, id: afterId as string },
+        pageSize + 1,
+      );
       const rows = await page.execute();
       const products = rows.slice(0, pageSize);
       const last = products.at(-1);
@@ -208,6 +199,26 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
       throw new ResourceNotFound(PRODUCT_RESOURCE, id);
     },
   };
+}
+
+/**
+ * A page of products by name, as product_name_index orders them: each page is a range of it,
+ * whatever the filters and the catalogue's size.
+ */
+export function productsPageQuery(
+  db: Kysely<InventoryTables>,
+  filters: { inStockOnly: boolean; nameContains: string },
+  after: { name: string; id: string } | undefined,
+  limit: number,
+) {
+  let page = db.selectFrom("product").select(PRODUCT_FIELDS).orderBy("name").orderBy("id").limit(limit);
+  if (filters.inStockOnly) page = page.where(sql<boolean>`stock_on_hand - stock_reserved > 0`);
+  if (filters.nameContains !== "") {
+    const pattern = `%${filters.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    page = page.where(sql<boolean>`name ilike ${pattern} escape '\\'`);
+  }
+  if (after) page = page.where((eb) => eb(eb.refTuple("name", "id"), ">", eb.tuple(after.name, after.id)));
+  return page;
 }
 
 function checkPrice(check: RequestValidator, field: string, price: Price | undefined) {

@@ -169,25 +169,7 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
     },
 
     async list(filter, after, limit) {
-      // Newest first as the (customer_id,) created_at, id indexes run backwards: a page is a
-      // range of one of them, as fast on the millionth order as on the first.
-      let page = selectOrders(db())
-        .select(sql<number>`(extract(epoch from created_at) * 1000000)::int8`.as("created_micros"))
-        .orderBy("created_at", "desc")
-        .orderBy("id", "desc")
-        .limit(limit);
-      if (filter.customerId !== "") page = page.where("customer_id", "=", filter.customerId);
-      if (filter.state !== undefined) page = page.where("state", "=", filter.state);
-      if (after) {
-        page = page.where((eb) =>
-          eb(
-            eb.refTuple("created_at", "id"),
-            "<",
-            eb.tuple(sql<Date>`${timestampOfMicros(after.createdMicros)}::timestamptz`, after.id),
-          ),
-        );
-      }
-      const rows = await page.execute();
+      const rows = await ordersPageQuery(db(), filter, after, limit).execute();
       return rows.map((row) => ({ order: viewOf(row), cursor: { createdMicros: row.created_micros, id: row.id } }));
     },
 
@@ -441,6 +423,35 @@ function placementStatement(db: Kysely<OrderTables>, draft: OrderDraft) {
       ...ORDER_FIELDS.map((field) => `placed.${field}` as const),
     ])
     .orderBy("priced.position");
+}
+
+/**
+ * A page of orders, newest first, as the (customer_id,) created_at, id indexes run backwards:
+ * a page is a range of one of them, as fast on the millionth order as on the first.
+ */
+export function ordersPageQuery(
+  db: Kysely<OrderTables>,
+  filter: OrderFilter,
+  after: OrderCursor | undefined,
+  limit: number,
+) {
+  let page = selectOrders(db)
+    .select(sql<number>`(extract(epoch from created_at) * 1000000)::int8`.as("created_micros"))
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(limit);
+  if (filter.customerId !== "") page = page.where("customer_id", "=", filter.customerId);
+  if (filter.state !== undefined) page = page.where("state", "=", filter.state);
+  if (after) {
+    page = page.where((eb) =>
+      eb(
+        eb.refTuple("created_at", "id"),
+        "<",
+        eb.tuple(sql<Date>`${timestampOfMicros(after.createdMicros)}::timestamptz`, after.id),
+      ),
+    );
+  }
+  return page;
 }
 
 /** The order columns every read returns. */
