@@ -4,7 +4,7 @@ import { Health } from "../../gen/health/v1/health_pb.js";
 import type { AccessTokens } from "../auth/access-tokens.js";
 import { createAccounts } from "../auth/accounts.js";
 import { authAccess, registerAuthService } from "../auth/auth-rpc.js";
-import { type Access, createAuthenticationInterceptor } from "../auth/authentication.js";
+import { type Access, createAuthenticationInterceptor } from "../auth/authentication-rpc.js";
 import { createCatalogue } from "../inventory/catalogue.js";
 import { inventoryAccess, registerInventoryService } from "../inventory/inventory-rpc.js";
 import { createStock } from "../inventory/stock.js";

@@ -1,6 +1,6 @@
-import { DomainError } from "../shared/domain-error.js";
+import { AlreadyExists, RateLimited, Unauthenticated } from "../shared/domain-error.js";
 
-export class EmailTaken extends DomainError {
+export class EmailTaken extends AlreadyExists {
   readonly reason = "EMAIL_TAKEN";
   constructor() {
     super("an account with this email already exists");
@@ -8,17 +8,17 @@ export class EmailTaken extends DomainError {
 }
 
 /** Wrong email or wrong password: deliberately the same answer for both. */
-export class InvalidCredentials extends DomainError {
+export class InvalidCredentials extends Unauthenticated {
   readonly reason = "INVALID_CREDENTIALS";
   constructor() {
     super("email or password is incorrect");
   }
 }
 
-export class TooManyLoginAttempts extends DomainError {
+export class TooManyLoginAttempts extends RateLimited {
   readonly reason = "TOO_MANY_ATTEMPTS";
-  constructor(readonly retryAfterMs: number) {
-    super(`too many failed logins for this email; try again in ${Math.ceil(retryAfterMs / 1000)} s`);
+  constructor(retryAfterMs: number) {
+    super(`too many failed logins for this email; try again in ${Math.ceil(retryAfterMs / 1000)} s`, retryAfterMs);
   }
 }
 
@@ -40,7 +40,7 @@ const TOKEN_PROBLEM_MESSAGES: Record<TokenProblem, string> = {
   USER_UNKNOWN: "the access token's user no longer exists",
 };
 
-export class NotAuthenticated extends DomainError {
+export class NotAuthenticated extends Unauthenticated {
   readonly reason: TokenProblem;
   constructor(problem: TokenProblem) {
     super(TOKEN_PROBLEM_MESSAGES[problem]);

@@ -1,11 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import type { ConnectRouter } from "@connectrpc/connect";
 import { AuthService, Role, type User, UserSchema } from "../../gen/shop/v1/auth_service_pb.js";
 import type { Accounts } from "./accounts.js";
-import { NotAuthenticated } from "./auth-errors.js";
-import type { Access } from "./authentication.js";
-import { type Caller, callerKey } from "./caller.js";
+import { type Access, requireCaller } from "./authentication-rpc.js";
 import type { UserRecord } from "./user.entity.js";
 
 export const authAccess: [string, Access][] = [
@@ -33,13 +31,6 @@ export function registerAuthService(router: ConnectRouter, accounts: Accounts): 
       return { user: toUserMessage(await accounts.currentUser(requireCaller(context))) };
     },
   });
-}
-
-/** The caller the authentication interceptor established; every non-public call has one. */
-export function requireCaller(context: HandlerContext): Caller {
-  const caller = context.values.get(callerKey);
-  if (caller === undefined) throw new NotAuthenticated("TOKEN_MISSING");
-  return caller;
 }
 
 function toUserMessage(user: UserRecord): User {

@@ -1,6 +1,6 @@
-import { ConditionNotMet, DomainError } from "../shared/domain-error.js";
+import { AlreadyExists, ConditionNotMet } from "../shared/domain-error.js";
 
-export class SkuTaken extends DomainError {
+export class SkuTaken extends AlreadyExists {
   readonly reason = "SKU_TAKEN";
   constructor(sku: string) {
     super(`a product with SKU "${sku}" already exists`);

@@ -8,7 +8,7 @@ import {
   type StockMovement as StockMovementMessage,
   StockMovementSchema,
 } from "../../gen/shop/v1/inventory_service_pb.js";
-import type { Access } from "../auth/authentication.js";
+import type { Access } from "../auth/authentication-rpc.js";
 import type { Catalogue } from "./catalogue.js";
 import type { ProductRecord } from "./product.entity.js";
 import { etagOf } from "./product-queries.js";

@@ -1,4 +1,4 @@
-import { ConditionNotMet, DomainError, type PreconditionViolation } from "../shared/domain-error.js";
+import { ConditionNotMet, InvalidInput, type PreconditionViolation } from "../shared/domain-error.js";
 
 export interface Shortage {
   productId: string;
@@ -45,7 +45,7 @@ export class InvalidOrderState extends ConditionNotMet {
 }
 
 /** Products in one order must share a currency: one charge has one currency. */
-export class MixedCurrencies extends DomainError {
+export class MixedCurrencies extends InvalidInput {
   readonly reason = "MIXED_CURRENCIES";
   constructor(currencies: readonly string[]) {
     super(`the products are priced in different currencies (${currencies.join(", ")}); place one order per currency`);

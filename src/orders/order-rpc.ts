@@ -2,8 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { type Order, OrderSchema, OrderService, OrderState } from "../../gen/shop/v1/order_service_pb.js";
-import { requireCaller } from "../auth/auth-rpc.js";
-import type { Access } from "../auth/authentication.js";
+import type { Access } from "../auth/authentication-rpc.js";
+import { requireCaller } from "../auth/authentication-rpc.js";
 import { InvalidRequest } from "../shared/domain-error.js";
 import type { OrderState as DomainOrderState } from "./order.entity.js";
 import type { OrderView } from "./order-repository.js";
@@ -57,6 +57,7 @@ function money(currencyCode: string, amountMinor: number) {
 export function toOrderMessage(order: OrderView): Order {
   return create(OrderSchema, {
     id: order.id,
+    number: BigInt(order.number),
     customerId: order.customerId,
     state: STATES[order.state],
     lines: order.lines.map((line) => ({

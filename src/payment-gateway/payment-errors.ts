@@ -1,7 +1,7 @@
-import { ConditionNotMet, DomainError } from "../shared/domain-error.js";
+import { ConditionNotMet, InvalidInput } from "../shared/domain-error.js";
 
 /** An idempotency key reused with different parameters: a client bug, never retried. */
-export class IdempotencyKeyReused extends DomainError {
+export class IdempotencyKeyReused extends InvalidInput {
   readonly reason = "IDEMPOTENCY_KEY_REUSED";
   constructor(key: string) {
     super(`idempotency key "${key}" was already used with different parameters`);

@@ -8,20 +8,18 @@ import {
   ResourceInfoSchema,
   RetryInfoSchema,
 } from "../../gen/google/rpc/error_details_pb.js";
-import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "../auth/auth-errors.js";
-import { SkuTaken } from "../inventory/inventory-errors.js";
 import type { Logger } from "../logging/logger.js";
-import { MixedCurrencies } from "../orders/order-errors.js";
-import { IdempotencyKeyReused } from "../payment-gateway/payment-errors.js";
 import {
+  AlreadyExists,
   ConditionNotMet,
+  Conflict,
   DomainError,
-  InvalidRequest,
+  InvalidInput,
   PermissionDenied,
-  RequestIdReused,
+  RateLimited,
   ResourceNotFound,
-  StaleVersion,
   TemporarilyUnavailable,
+  Unauthenticated,
 } from "../shared/domain-error.js";
 import { requestIdKey } from "./request-id.js";
 
@@ -41,24 +39,29 @@ function rule<E extends DomainError>(
 }
 
 /**
- * THE table from domain failures to gRPC statuses and google.rpc details. The first class
- * an error is an instance of decides. Every error also gets an ErrorInfo with its reason.
+ * THE table from the categories of domain failures to gRPC statuses and google.rpc details.
+ * The first category an error belongs to decides. Every error also gets an ErrorInfo with its
+ * reason.
  */
 export const STATUS_RULES: readonly [DomainErrorClass, StatusRule][] = [
-  rule(InvalidRequest, {
+  rule(InvalidInput, {
     code: Code.InvalidArgument,
-    details: (error) => [
-      {
-        desc: BadRequestSchema,
-        value: create(BadRequestSchema, {
-          fieldViolations: error.violations.map(({ field, description, reason }) => ({ field, description, reason })),
-        }),
-      },
-    ],
+    details: (error) =>
+      error.violations.length === 0
+        ? []
+        : [
+            {
+              desc: BadRequestSchema,
+              value: create(BadRequestSchema, {
+                fieldViolations: error.violations.map(({ field, description, reason }) => ({
+                  field,
+                  description,
+                  reason,
+                })),
+              }),
+            },
+          ],
   }),
-  rule(RequestIdReused, { code: Code.InvalidArgument }),
-  rule(IdempotencyKeyReused, { code: Code.InvalidArgument }),
-  rule(MixedCurrencies, { code: Code.InvalidArgument }),
   rule(ResourceNotFound, {
     code: Code.NotFound,
     details: (error) => [
@@ -72,13 +75,11 @@ export const STATUS_RULES: readonly [DomainErrorClass, StatusRule][] = [
       },
     ],
   }),
-  rule(EmailTaken, { code: Code.AlreadyExists }),
-  rule(SkuTaken, { code: Code.AlreadyExists }),
-  rule(InvalidCredentials, { code: Code.Unauthenticated }),
-  rule(NotAuthenticated, { code: Code.Unauthenticated }),
+  rule(AlreadyExists, { code: Code.AlreadyExists }),
+  rule(Unauthenticated, { code: Code.Unauthenticated }),
   rule(PermissionDenied, { code: Code.PermissionDenied }),
-  rule(TooManyLoginAttempts, { code: Code.ResourceExhausted, details: retryAfter }),
-  rule(StaleVersion, { code: Code.Aborted }),
+  rule(RateLimited, { code: Code.ResourceExhausted, details: retryAfter }),
+  rule(Conflict, { code: Code.Aborted }),
   rule(TemporarilyUnavailable, { code: Code.Unavailable, details: retryAfter }),
   rule(ConditionNotMet, {
     code: Code.FailedPrecondition,

@@ -36,7 +36,11 @@ describe("OrderService.PlaceOrder", () => {
       }),
     ]);
     expect(order?.chargeId).toMatch(/^ch_/);
-    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 3, reserved: 0 });
+    // People get a short number: sequential, so the next order's is higher.
+    const next = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
+    expect(order?.number).toBeGreaterThan(0n);
+    expect(next.order?.number).toBeGreaterThan(order?.number ?? 0n);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 2, reserved: 0 });
     expect(await fixture.chargesFor(`order-${order?.id}`)).toBe(1);
     expect(await fixture.emailJobsFor(order?.id ?? "")).toEqual(["order-confirmation"]);
   });

@@ -9,6 +9,8 @@ import {
 } from "../../gen/google/rpc/error_details_pb.js";
 import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "../../src/auth/auth-errors.js";
 import { SkuTaken, StockAdjustmentRefused } from "../../src/inventory/inventory-errors.js";
+import { InvalidOrderState, MixedCurrencies, OutOfStock, PaymentDeclined } from "../../src/orders/order-errors.js";
+import { IdempotencyKeyReused, RefundRefused } from "../../src/payment-gateway/payment-errors.js";
 import { toConnectError } from "../../src/rpc/error-mapping.js";
 import {
   type DomainError,
@@ -17,6 +19,7 @@ import {
   RequestIdReused,
   ResourceNotFound,
   StaleVersion,
+  TemporarilyUnavailable,
 } from "../../src/shared/domain-error.js";
 
 const map = (error: unknown) => toConnectError(error, "shop.v1", "req-1");
@@ -30,6 +33,8 @@ describe("the table from domain failures to gRPC statuses", () => {
       "INVALID_REQUEST",
     ],
     ["request id reused", new RequestIdReused("r-1"), Code.InvalidArgument, "REQUEST_ID_REUSED"],
+    ["idempotency key reused", new IdempotencyKeyReused("k-1"), Code.InvalidArgument, "IDEMPOTENCY_KEY_REUSED"],
+    ["mixed currencies", new MixedCurrencies(["EUR", "USD"]), Code.InvalidArgument, "MIXED_CURRENCIES"],
     ["not found", new ResourceNotFound("shop.v1.Product", "p-1"), Code.NotFound, "NOT_FOUND"],
     ["email taken", new EmailTaken(), Code.AlreadyExists, "EMAIL_TAKEN"],
     ["SKU taken", new SkuTaken("MUG"), Code.AlreadyExists, "SKU_TAKEN"],
@@ -43,6 +48,31 @@ describe("the table from domain failures to gRPC statuses", () => {
       new StockAdjustmentRefused("p-1", -5, 3, 0, 1000),
       Code.FailedPrecondition,
       "STOCK_BELOW_RESERVED",
+    ],
+    [
+      "out of stock",
+      new OutOfStock([{ productId: "p-1", requested: 3, available: 1 }]),
+      Code.FailedPrecondition,
+      "OUT_OF_STOCK",
+    ],
+    ["card declined", new PaymentDeclined("o-1", "insufficient_funds"), Code.FailedPrecondition, "PAYMENT_DECLINED"],
+    [
+      "order in the wrong state",
+      new InvalidOrderState("o-1", "CANCELLED", "cancel"),
+      Code.FailedPrecondition,
+      "INVALID_ORDER_STATE",
+    ],
+    [
+      "refund refused",
+      new RefundRefused("ch-1", "REFUND_EXCEEDS_CHARGE", "too much"),
+      Code.FailedPrecondition,
+      "REFUND_EXCEEDS_CHARGE",
+    ],
+    [
+      "gateway unavailable",
+      new TemporarilyUnavailable("PAYMENT_GATEWAY_UNAVAILABLE", "retry later", 2000),
+      Code.Unavailable,
+      "PAYMENT_GATEWAY_UNAVAILABLE",
     ],
   ])("%s", (_name, error, code, reason) => {
     const mapped = map(error);
@@ -69,6 +99,15 @@ describe("the table from domain failures to gRPC statuses", () => {
     expect(
       map(new StockAdjustmentRefused("p-1", -5, 3, 0, 1000)).findDetails(PreconditionFailureSchema)[0]?.violations,
     ).toEqual([expect.objectContaining({ type: "STOCK", subject: "p-1" })]);
+    expect(
+      map(new OutOfStock([{ productId: "p-1", requested: 3, available: 1 }])).findDetails(PreconditionFailureSchema)[0]
+        ?.violations,
+    ).toEqual([expect.objectContaining({ type: "STOCK", subject: "p-1", description: "requested 3, available 1" })]);
+    expect(map(new PaymentDeclined("o-1", "insufficient_funds")).findDetails(ErrorInfoSchema)[0]?.metadata).toEqual(
+      expect.objectContaining({ declineCode: "insufficient_funds", orderId: "o-1" }),
+    );
+    // A reuse of a key is not a field's fault: no BadRequest, only the reason.
+    expect(map(new RequestIdReused("r-1")).findDetails(BadRequestSchema)).toEqual([]);
   });
 
   it("turns anything else into INTERNAL carrying only the request id", () => {

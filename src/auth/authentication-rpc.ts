@@ -1,8 +1,8 @@
-import type { Interceptor } from "@connectrpc/connect";
+import { createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { PermissionDenied } from "../shared/domain-error.js";
 import type { Accounts } from "./accounts.js";
 import { NotAuthenticated } from "./auth-errors.js";
-import { callerKey } from "./caller.js";
+import type { Caller } from "./caller.js";
 
 /** Who may call a procedure: anyone, any signed-in user, or admins only. */
 export type Access = "public" | "signed-in" | "admin";
@@ -11,6 +11,16 @@ export type Access = "public" | "signed-in" | "admin";
 export type AccessPolicy = ReadonlyMap<string, Access>;
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-.=]+)$/;
+
+/** Set by the authentication interceptor; undefined on public calls without a token. */
+const callerKey = createContextKey<Caller | undefined>(undefined, { description: "authenticated caller" });
+
+/** The caller the authentication interceptor established; every non-public call has one. */
+export function requireCaller(context: HandlerContext): Caller {
+  const caller = context.values.get(callerKey);
+  if (caller === undefined) throw new NotAuthenticated("TOKEN_MISSING");
+  return caller;
+}
 
 /**
  * Reads `authorization: Bearer <token>`, establishes the caller for the handlers, and
