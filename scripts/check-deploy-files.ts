@@ -232,6 +232,10 @@ function checkInvariants(dir: string, manifests: Manifest[], options: { secretsP
       for (const probe of ["startupProbe", "livenessProbe"]) {
         if (container[probe]?.grpc?.port !== port) report(where, `${probe} is not a gRPC probe of port ${port}`);
       }
+      // Restarting every replica because the database is down would not bring it back.
+      if (container.livenessProbe?.grpc?.service !== "liveness") {
+        report(where, 'livenessProbe does not ask for the "liveness" service, which ignores the database');
+      }
       if (!container.ports?.some((declared: Manifest) => declared.containerPort === port)) {
         report(where, `container does not declare its port ${port}`);
       }

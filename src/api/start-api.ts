@@ -3,6 +3,7 @@ import { createAccessTokens } from "../auth/access-tokens.js";
 import { createAccounts } from "../auth/accounts.js";
 import { resolveJwtSecret } from "../auth/jwt-secret.js";
 import type { Config } from "../config/config.js";
+import { watchDatabase } from "../db/database-watch.js";
 import type { Logger } from "../logging/logger.js";
 import { createDevMailbox } from "../notifications/dev-mailbox.js";
 import { createEmailRenderer } from "../notifications/email-templates.js";
@@ -61,6 +62,7 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
           : undefined,
     });
     const port = await server.start(config.port);
+    const database = watchDatabase(orm.em, (up) => server.health.setDependency("database", up), logger);
     const recovery = startRecoveryLoop(orders, {
       intervalMs: RECOVERY_INTERVAL_MS,
       pendingTimeoutMs: config.orderPendingTimeoutMs,
@@ -69,6 +71,7 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
     return {
       port,
       async stop() {
+        await database.stop();
         await server.stop();
         await recovery.stop();
         await orm.close(true);

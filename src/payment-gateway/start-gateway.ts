@@ -1,4 +1,5 @@
 import type { Config } from "../config/config.js";
+import { watchDatabase } from "../db/database-watch.js";
 import type { Logger } from "../logging/logger.js";
 import type { Running } from "../process/lifecycle.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
@@ -25,9 +26,11 @@ export async function startGateway(config: Config, databaseUrl: string, logger: 
       shutdownGraceMs: config.shutdownGraceMs,
     });
     const port = await server.start(config.paymentGatewayPort);
+    const database = watchDatabase(orm.em, (up) => server.health.setDependency("database", up), logger);
     return {
       port,
       async stop() {
+        await database.stop();
         await server.stop();
         await orm.close(true);
       },

@@ -8,6 +8,7 @@ import {
   ResourceInfoSchema,
   RetryInfoSchema,
 } from "../../gen/google/rpc/error_details_pb.js";
+import { isTransientDatabaseFailure, RETRY_AFTER_DATABASE_FAILURE_MS } from "../db/transient-failures.js";
 import type { Logger } from "../logging/logger.js";
 import {
   AlreadyExists,
@@ -133,7 +134,17 @@ export function createErrorMappingInterceptor(options: { domain: string; logger:
       // that reason, whatever the interrupted code threw.
       const cause = req.signal.aborted ? ConnectError.from(req.signal.reason, Code.Canceled) : thrown;
       const error = toConnectError(cause, options.domain, requestId);
-      if (error.code === Code.Internal && !(cause instanceof ConnectError)) {
+      if (isTransientDatabaseFailure(cause)) {
+        options.logger.warn(
+          {
+            event: "rpc.database_unavailable",
+            err: thrown,
+            requestId,
+            procedure: `${req.service.typeName}/${req.method.name}`,
+          },
+          "database unavailable; the caller is told to retry",
+        );
+      } else if (error.code === Code.Internal && !(cause instanceof ConnectError)) {
         options.logger.error(
           {
             event: "rpc.unexpected_error",
@@ -164,7 +175,8 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (thrown: unk
   }
 }
 
-export function toConnectError(thrown: unknown, domain: string, requestId: string): ConnectError {
+export function toConnectError(raised: unknown, domain: string, requestId: string): ConnectError {
+  const thrown = isTransientDatabaseFailure(raised) ? databaseUnavailable() : raised;
   // A copy: a ConnectError may be shared (a constant, or one from another service's client),
   // and must not keep this call's details.
   const error = thrown instanceof ConnectError ? copyOf(thrown) : fromDomain(thrown, requestId);
@@ -188,4 +200,12 @@ function fromDomain(thrown: unknown, requestId: string): ConnectError {
     if (status) return new ConnectError(thrown.message, status.code, undefined, status.details?.(thrown) ?? []);
   }
   return new ConnectError(`internal error; quote request id ${requestId} when reporting it`, Code.Internal);
+}
+
+function databaseUnavailable(): TemporarilyUnavailable {
+  return new TemporarilyUnavailable(
+    "DATABASE_UNAVAILABLE",
+    "the service cannot reach its database right now; retry shortly",
+    RETRY_AFTER_DATABASE_FAILURE_MS,
+  );
 }

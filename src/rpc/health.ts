@@ -9,15 +9,24 @@ import {
 
 export { ServingStatus };
 
-/** The server as a whole, by gRPC convention. */
+/** The server as a whole, by gRPC convention: ready for calls (a readiness probe asks this). */
 const OVERALL = "";
+
+/**
+ * Whether the process itself is alive and answering, whatever its dependencies: what a
+ * liveness probe asks, so that a database outage makes replicas unready, not restarted.
+ */
+export const LIVENESS = "liveness";
 
 /**
  * Serving status per service, as `grpc.health.v1.Health` reports it. Watchers are told of
  * every change; `close()` ends their streams so a shutting-down server is not held open.
  */
 export interface HealthStatus {
+  /** The server's own state: SERVING once started, NOT_SERVING from the moment it stops. */
   set(status: ServingStatus): void;
+  /** Whether a dependency (the database) is reachable: while one is not, no service is SERVING. */
+  setDependency(name: string, reachable: boolean): void;
   get(service: string): ServingStatus | undefined;
   /** Yields the current status, then each change, until `signal` aborts or `close()`. */
   watch(service: string, signal: AbortSignal): AsyncIterable<ServingStatus>;
@@ -29,12 +38,17 @@ export function createHealthStatus(serviceNames: readonly string[]): HealthStatu
   let current = ServingStatus.NOT_SERVING;
   let closed = false;
   const names = new Set([OVERALL, ...serviceNames]);
+  const unreachable = new Set<string>();
   const listeners = new Set<() => void>();
   const notify = () => {
     for (const listener of listeners) listener();
   };
 
-  const statusOf = (service: string) => (names.has(service) ? current : undefined);
+  const statusOf = (service: string) => {
+    if (service === LIVENESS) return current;
+    if (!names.has(service)) return undefined;
+    return unreachable.size === 0 ? current : ServingStatus.NOT_SERVING;
+  };
 
   return {
     set(status) {
@@ -42,8 +56,14 @@ export function createHealthStatus(serviceNames: readonly string[]): HealthStatu
       current = status;
       notify();
     },
+    setDependency(name, reachable) {
+      if (reachable === !unreachable.has(name)) return;
+      if (reachable) unreachable.delete(name);
+      else unreachable.add(name);
+      notify();
+    },
     get: statusOf,
-    services: () => [...names],
+    services: () => [...names, LIVENESS],
     close() {
       closed = true;
       notify();

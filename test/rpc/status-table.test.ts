@@ -122,3 +122,34 @@ describe("the table from domain failures to gRPC statuses", () => {
     expect(shared.details).toEqual([]);
   });
 });
+
+describe("failures of the infrastructure below", () => {
+  it.each([
+    ["the server shutting down (57P01)", Object.assign(new Error("terminating connection"), { code: "57P01" })],
+    [
+      "the server starting up (57P03)",
+      Object.assign(new Error("the database system is starting up"), { code: "57P03" }),
+    ],
+    ["too many connections (53300)", Object.assign(new Error("sorry, too many clients already"), { code: "53300" })],
+    ["a connection exception (08006)", Object.assign(new Error("connection failure"), { code: "08006" })],
+    ["a refused connection", new AggregateError([Object.assign(new Error("connect"), { code: "ECONNREFUSED" })])],
+    ["a lost connection", new Error("Connection terminated unexpectedly")],
+    ["a deadlock (40P01)", Object.assign(new Error("deadlock detected"), { code: "40P01" })],
+    [
+      "one wrapped by the ORM",
+      new Error("wrapped", { cause: Object.assign(new Error("reset"), { code: "ECONNRESET" }) }),
+    ],
+  ])("%s is UNAVAILABLE with a time to retry after, never INTERNAL", (_name, failure) => {
+    const mapped = map(failure);
+    expect(mapped.code).toBe(Code.Unavailable);
+    expect(mapped.findDetails(ErrorInfoSchema)[0]?.reason).toBe("DATABASE_UNAVAILABLE");
+    expect(mapped.findDetails(RetryInfoSchema)).toHaveLength(1);
+  });
+
+  it.each([
+    ["a syntax error (42601)", Object.assign(new Error("syntax error"), { code: "42601" })],
+    ["a check violation (23514)", Object.assign(new Error("violates check constraint"), { code: "23514" })],
+  ])("%s is our bug: INTERNAL", (_name, failure) => {
+    expect(map(failure).code).toBe(Code.Internal);
+  });
+});

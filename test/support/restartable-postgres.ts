@@ -1,0 +1,66 @@
+import { execFile } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+/** The machine's PostgreSQL (Debian's packages): a server of the tests' own, to restart at will. */
+const BIN = "/usr/lib/postgresql/15/bin";
+
+export interface RestartablePostgres {
+  /** The `postgres` database; its port stays the same across restarts. */
+  url: string;
+  /** `pg_ctl restart -m fast`: every session is terminated (57P01), as an operator's restart does. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A PostgreSQL server of a test's own in a temporary directory, for tests that restart the
+ * database under load. Never the shared server: other suites run on it.
+ */
+export async function startRestartablePostgres(): Promise<RestartablePostgres> {
+  const dir = mkdtempSync(join(tmpdir(), "restartable-pg-"));
+  chmodSync(dir, 0o755);
+  const pgdata = join(dir, "pgdata");
+  const port = await freePort();
+  // initdb refuses to run as root: as root, the server is the postgres user's.
+  const asServer = process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
+  if (asServer.length > 0) chownSync(dir, ...(await postgresIds()));
+  const ctl = (...args: string[]) => {
+    const [command = "", ...rest] = [...asServer, `${BIN}/pg_ctl`, ...args];
+    return run(command, rest);
+  };
+  const [initdb = "", ...initArgs] = [...asServer, `${BIN}/initdb`, "-D", pgdata, "-U", "postgres", "-A", "trust"];
+  await run(initdb, [...initArgs, "--no-sync"]);
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off -c max_connections=60`;
+  await ctl("start", "-D", pgdata, "-w", "-l", join(dir, "server.log"), "-o", options);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async restart() {
+      await ctl("restart", "-D", pgdata, "-w", "-m", "fast", "-o", options);
+    },
+    async stop() {
+      await ctl("stop", "-D", pgdata, "-w", "-m", "immediate").catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postgresIds(): Promise<[number, number]> {
+  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
+  return [Number(uid), Number(gid)];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
