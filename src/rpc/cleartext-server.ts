@@ -68,7 +68,12 @@ export function createCleartextServer(handler: RequestHandler): CleartextServer 
     if (closing) session.close();
   });
 
-  const listener = net.createServer({ allowHalfOpen: true }, (socket) => {
+  // Without TCP_NODELAY a small write waits for the ACK of the one before, which the peer
+  // delays by up to 40 ms: an answer's HEADERS, DATA and trailers would cost a call ~40 ms.
+  // Node's HTTP servers turn Nagle off only on sockets they accept themselves (HTTP/2 tries
+  // on the connection it is handed, but that is our Duplex, not the TCP socket), so the
+  // listener that does accept them must.
+  const listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     sockets.add(socket);
     unrouted.add(socket);
     socket.once("close", () => {
