@@ -7,7 +7,7 @@ import { openShopDatabase } from "../../src/db/shop-database.js";
 import { createOrders, type Orders } from "../../src/orders/orders.js";
 import { createPaymentGatewayClient } from "../../src/orders/payment-gateway-client.js";
 import { loadDescriptorRegistry } from "../../src/rpc/reflection.js";
-import { createRpcServer, type RpcServer } from "../../src/rpc/rpc-server.js";
+import { createRpcServer, type RpcServer, type RpcServerOptions } from "../../src/rpc/rpc-server.js";
 import { testLogger } from "./silent-logger.js";
 
 export interface ListeningServer {
@@ -62,7 +62,7 @@ export async function startApiServer(
 /** Our server infrastructure around routes a test controls. */
 export async function startServerWith(
   routes: (router: ConnectRouter) => void,
-  options: { shutdownGraceMs?: number } = {},
+  options: Partial<Pick<RpcServerOptions, "shutdownGraceMs" | "connectionLimits">> = {},
 ): Promise<ListeningServer> {
   return listen(
     createRpcServer({
@@ -72,6 +72,7 @@ export async function startServerWith(
       descriptors,
       logger: testLogger,
       shutdownGraceMs: options.shutdownGraceMs ?? 5_000,
+      connectionLimits: options.connectionLimits,
     }),
   );
 }
