@@ -28,6 +28,9 @@ export interface RawAnswer {
   requestId: string | null;
 }
 
+/** Longer than any answer should take: a call still unanswered by then fails. */
+const ANSWER_WITHIN_MS = 10_000;
+
 /**
  * Sends hand-made requests over HTTP/2 (prior knowledge, one connection, reopened if the
  * server closes it) or HTTP/1.1 (keep-alive), and decodes the answers with connect's own
@@ -47,7 +50,10 @@ export function createRawCaller(baseUrl: string) {
   return {
     http2(request: RawRequest): Promise<RawAnswer> {
       return new Promise((resolve, reject) => {
-        const stream = connected().request({ ":method": "POST", ":path": request.path, ...request.headers });
+        const stream = connected().request(
+          { ":method": "POST", ":path": request.path, ...request.headers },
+          { signal: AbortSignal.timeout(ANSWER_WITHIN_MS) },
+        );
         let headers = new Headers();
         let httpStatus = 0;
         let trailers = new Headers();
@@ -68,7 +74,12 @@ export function createRawCaller(baseUrl: string) {
     http1(request: RawRequest): Promise<RawAnswer> {
       return new Promise((resolve, reject) => {
         http
-          .request(new URL(request.path, baseUrl), { method: "POST", agent, headers: request.headers })
+          .request(new URL(request.path, baseUrl), {
+            method: "POST",
+            agent,
+            headers: request.headers,
+            signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+          })
           .on("response", (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (chunk: Buffer) => chunks.push(chunk));
