@@ -26,8 +26,9 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   // Only the upload is timed: our largest request (4 MiB) takes ~34 s at 1 Mbit/s. The call
   // that follows, however long, is not.
   requestTimeoutMs: 60_000,
-  // Node's default, advertised in `Keep-Alive: timeout=5` so that clients close first. Only
-  // direct clients (curl, browsers) use HTTP/1.1; proxies speak h2c to us (deploy/kubernetes).
+  // Node's default, advertised in `Keep-Alive: timeout=5` and enforced a second later, so
+  // that clients close first. Only direct clients (curl, browsers) use HTTP/1.1: proxies
+  // speak h2c to us (deploy/kubernetes).
   keepAliveTimeoutMs: 5_000,
   // gRPC clients keep one connection and reuse it: one calling every few minutes keeps its
   // own. Below the 350 s after which AWS NLBs and many NATs silently forget a quiet flow, so
