@@ -2,6 +2,13 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
+import {
+  type ConnectionLimits,
+  closeWhenIdle,
+  createRequestClock,
+  DEFAULT_CONNECTION_LIMITS,
+  type RequestClock,
+} from "./connection-limits.js";
 
 /** Answers a request itself and returns true, or returns false to leave it to the next handler. */
 export type PageHandler = (...request: Parameters<RequestHandler>) => boolean;
@@ -13,8 +20,6 @@ export type RequestHandler = (
 
 /** Every HTTP/2 connection without TLS starts with these bytes (RFC 9113, section 3.4). */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-/** A connection that says nothing for this long is dropped before it ties up a descriptor. */
-const FIRST_BYTES_TIMEOUT_MS = 10_000;
 /** Per HTTP/2 connection; more concurrent calls queue in the client. */
 const MAX_CONCURRENT_STREAMS = 100;
 
@@ -34,29 +39,37 @@ export interface CleartextServer {
  * each connection is routed by whether it opens with the HTTP/2 preface.
  *
  * The HTTP servers never listen themselves, so Node's own connection tracking (idle
- * connections, keep-alive) does not apply: this module tracks connections instead.
+ * connections, header and request timeouts) does not apply: this module tracks connections
+ * and enforces the limits instead.
  */
-export function createCleartextServer(handler: RequestHandler): CleartextServer {
+export function createCleartextServer(
+  handler: RequestHandler,
+  limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
+): CleartextServer {
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS } });
-  const h1 = http.createServer();
+  // Node times keep-alive itself, through the Duplex's setTimeout; the rest is ours.
+  const h1 = http.createServer({ keepAliveTimeout: limits.keepAliveTimeoutMs });
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   /** Connections whose protocol is not known yet. */
   const unrouted = new Set<net.Socket>();
-  /** HTTP/1.1 connections and how many requests each has unanswered. */
-  const h1Busy = new Map<Duplex, number>();
+  /** HTTP/1.1 connections: how many requests each has unanswered, and its request clock. */
+  const h1Connections = new Map<Duplex, { busy: number; clock: RequestClock }>();
   let closing = false;
 
   // Registered before the handler, so it runs before any response can be sent (a CORS
   // preflight is answered synchronously).
   h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const conn = req.socket as unknown as Duplex;
-    h1Busy.set(conn, (h1Busy.get(conn) ?? 0) + 1);
+    const conn = h1Connections.get(req.socket as unknown as Duplex);
+    if (conn === undefined) return;
+    conn.busy++;
+    conn.clock.headersDone();
+    req.once("end", conn.clock.stop);
     if (closing) res.shouldKeepAlive = false;
     res.once("close", () => {
-      const left = (h1Busy.get(conn) ?? 1) - 1;
-      h1Busy.set(conn, left);
-      if (closing && left === 0) conn.destroy();
+      conn.clock.stop();
+      conn.busy--;
+      if (closing && conn.busy === 0) req.socket.destroy();
     });
   });
   h1.on("request", handler);
@@ -65,10 +78,16 @@ export function createCleartextServer(handler: RequestHandler): CleartextServer 
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    closeWhenIdle(session, limits.http2IdleTimeoutMs);
     if (closing) session.close();
   });
 
-  const listener = net.createServer({ allowHalfOpen: true }, (socket) => {
+  // Without TCP_NODELAY a small write waits for the ACK of the one before, which the peer
+  // delays by up to 40 ms: an answer's HEADERS, DATA and trailers would cost a call ~40 ms.
+  // Node's HTTP servers turn Nagle off only on sockets they accept themselves (HTTP/2 tries
+  // on the connection it is handed, but that is our Duplex, not the TCP socket), so the
+  // listener that does accept them must.
+  const listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     sockets.add(socket);
     unrouted.add(socket);
     socket.once("close", () => {
@@ -78,17 +97,27 @@ export function createCleartextServer(handler: RequestHandler): CleartextServer 
     // A reset (ECONNRESET from a port scanner or a load balancer's TCP probe) must never
     // become an unhandled error that ends the process.
     socket.on("error", () => socket.destroy());
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
     if (closing) return void socket.destroy();
+    // Connecting starts the first request: its headers, or the HTTP/2 preface, are due
+    // within the headers timeout however slowly they are dribbled.
+    let http1: Duplex | undefined;
+    const clock = createRequestClock(limits, () => (http1 ? failTimedOut(http1) : socket.destroy()));
+    clock.started();
+    socket.once("close", clock.stop);
     routeByPreface(socket, (isHttp2, head) => {
       unrouted.delete(socket);
-      socket.setTimeout(0);
-      const duplex = replaying(socket, head);
-      if (!isHttp2) {
-        h1Busy.set(duplex, 0);
-        duplex.once("close", () => h1Busy.delete(duplex));
+      if (isHttp2) {
+        clock.stop(); // the session's idle timeout takes over
+        return void h2.emit("connection", replaying(socket, head));
       }
-      (isHttp2 ? h2 : h1).emit("connection", duplex);
+      // Registered before the Duplex forwards the bytes to the HTTP parser, which may
+      // complete a request's headers on them.
+      socket.on("data", clock.started);
+      const conn = replaying(socket, head);
+      http1 = conn;
+      h1Connections.set(conn, { busy: 0, clock });
+      conn.once("close", () => h1Connections.delete(conn));
+      h1.emit("connection", conn);
     });
   });
 
@@ -107,7 +136,7 @@ export function createCleartextServer(handler: RequestHandler): CleartextServer 
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       for (const socket of unrouted) socket.destroy();
       for (const session of sessions) session.close();
-      for (const [conn, busy] of h1Busy) if (busy === 0) conn.destroy();
+      for (const [conn, { busy }] of h1Connections) if (busy === 0) conn.destroy();
       const deadline = setTimeout(() => {
         for (const session of sessions) session.destroy();
         for (const socket of sockets) socket.destroy();
@@ -116,6 +145,14 @@ export function createCleartextServer(handler: RequestHandler): CleartextServer 
       clearTimeout(deadline);
     },
   };
+}
+
+/**
+ * Fails the connection as Node fails one whose request timed out: it answers 408 when no
+ * answer has begun on it, then closes it.
+ */
+function failTimedOut(conn: Duplex): void {
+  conn.emit("error", Object.assign(new Error("request timed out"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }));
 }
 
 function routeByPreface(socket: net.Socket, route: (isHttp2: boolean, head: Buffer) => void): void {

@@ -1,6 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  type HandlerContext,
+  type Interceptor,
+  type StreamResponse,
+} from "@connectrpc/connect";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
@@ -121,6 +128,9 @@ const REASON_BY_CODE: Readonly<Record<Code, string>> = {
   [Code.Unauthenticated]: "UNAUTHENTICATED",
 };
 
+/** Set once a call reaches the interceptors: from then on, its failures are mapped there. */
+const interceptedKey = createContextKey(false, { description: "error mapping interceptor reached" });
+
 /**
  * The one place where failures become gRPC statuses. Every error leaves with a
  * google.rpc.ErrorInfo (AIP-193) and the request id; an unexpected exception leaves as
@@ -128,8 +138,9 @@ const REASON_BY_CODE: Readonly<Record<Code, string>> = {
  */
 export function createErrorMappingInterceptor(options: { domain: string; logger: Logger }): Interceptor {
   return (next) => async (req) => {
+    req.contextValues.set(interceptedKey, true);
+    const requestId = req.contextValues.get(requestIdKey);
     const map = (thrown: unknown): ConnectError => {
-      const requestId = req.contextValues.get(requestIdKey);
       // A call the client cancelled, or that shutdown or its deadline cut off, failed for
       // that reason, whatever the interrupted code threw.
       const cause = req.signal.aborted ? ConnectError.from(req.signal.reason, Code.Canceled) : thrown;
@@ -157,14 +168,87 @@ export function createErrorMappingInterceptor(options: { domain: string; logger:
       }
       return error;
     };
+    // A streaming call's messages are read while it runs: what fails there is the client's.
+    const request = req.stream
+      ? {
+          ...req,
+          message: mapStreamErrors(req.message, (thrown) =>
+            toUnreadableRequestError(thrown, options.domain, requestId),
+          ),
+        }
+      : req;
     let res: Awaited<ReturnType<typeof next>>;
     try {
-      res = await next(req);
+      res = await next(request);
     } catch (thrown) {
       throw map(thrown);
     }
     return res.stream ? ({ ...res, message: mapStreamErrors(res.message, map) } satisfies StreamResponse) : res;
   };
+}
+
+/**
+ * Maps the failures of calls that never reach the interceptors. connect-node reads a unary
+ * call's request (its framing, compression and message) before any interceptor runs, and
+ * answers what fails there itself: undecodable protobuf as INTERNAL, and nothing with
+ * ErrorInfo or a request id. It has no hook for those failures, but it aborts the call's
+ * context with the very error it then writes to the client (HandlerContext.signal), so the
+ * request gate, which runs first, listens for that and makes the error ours.
+ */
+export function mapFailuresBeforeInterceptors(context: HandlerContext, domain: string): void {
+  context.signal.addEventListener(
+    "abort",
+    () => {
+      const failure = context.signal.reason;
+      if (context.values.get(interceptedKey) || !(failure instanceof ConnectError)) return;
+      // Nobody hears a cancelled call's answer, and the shutdown error is one object shared
+      // by every call: it must not carry one call's request id.
+      if ([Code.Canceled, Code.Aborted, Code.Unavailable].includes(failure.code)) return;
+      const ours = toUnreadableRequestError(failure, domain, context.values.get(requestIdKey));
+      // In place: this object is what connect-node writes once the listeners have run.
+      Object.assign(failure, { code: ours.code, message: ours.message, details: ours.details });
+    },
+    { once: true },
+  );
+}
+
+/** Headers in which connect-node names the encodings it accepts when it refuses one. */
+const ACCEPT_ENCODING_HEADERS = ["grpc-accept-encoding", "connect-accept-encoding", "accept-encoding"];
+
+/**
+ * A request connect-node could not read: its framing, compression, protobuf or JSON. That is
+ * the caller's fault, so never INTERNAL (connect-node's code for protobuf it cannot parse,
+ * and for a compressed frame without an encoding): INVALID_ARGUMENT, or connect-node's own
+ * RESOURCE_EXHAUSTED (too large) and UNIMPLEMENTED (an encoding it does not know, or a unary
+ * call without exactly one message), as the gRPC status code guide has them.
+ */
+export function toUnreadableRequestError(thrown: unknown, domain: string, requestId: string): ConnectError {
+  const failure = ConnectError.from(thrown, Code.InvalidArgument);
+  if (failure.findDetails(ErrorInfoSchema).length > 0) return failure;
+  const code = failure.code === Code.Internal || failure.code === Code.Unknown ? Code.InvalidArgument : failure.code;
+  const info = create(ErrorInfoSchema, { reason: unreadableReason(code, failure), domain, metadata: { requestId } });
+  return new ConnectError(
+    failure.rawMessage,
+    code,
+    failure.metadata,
+    [{ desc: ErrorInfoSchema, value: info }],
+    failure,
+  );
+}
+
+function unreadableReason(code: Code, failure: ConnectError): string {
+  switch (code) {
+    case Code.InvalidArgument:
+      return "MALFORMED_MESSAGE";
+    case Code.ResourceExhausted:
+      return "MESSAGE_TOO_LARGE";
+    case Code.Unimplemented:
+      return ACCEPT_ENCODING_HEADERS.some((header) => failure.metadata.has(header))
+        ? "UNSUPPORTED_ENCODING"
+        : "UNEXPECTED_MESSAGE_COUNT";
+    default:
+      return REASON_BY_CODE[code];
+  }
 }
 
 async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (thrown: unknown) => ConnectError) {

@@ -3,10 +3,11 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import type { Logger } from "../logging/logger.js";
-import { createAccessLogInterceptor } from "./access-log.js";
+import { createAccessLogInterceptor, logFailuresBeforeInterceptors } from "./access-log.js";
 import { createCleartextServer, type PageHandler } from "./cleartext-server.js";
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection-limits.js";
 import { applyCors } from "./cors.js";
-import { createErrorMappingInterceptor } from "./error-mapping.js";
+import { createErrorMappingInterceptor, mapFailuresBeforeInterceptors } from "./error-mapping.js";
 import { createHealthService, createHealthStatus, type HealthStatus, ServingStatus } from "./health.js";
 import { REFLECTION_SERVICE_NAMES, registerReflection } from "./reflection.js";
 import { assignRequestId } from "./request-id.js";
@@ -37,6 +38,8 @@ export interface RpcServerOptions {
   descriptors: FileRegistry;
   logger: Logger;
   shutdownGraceMs: number;
+  /** How long slow and idle clients may hold a connection; the defaults suit production. */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 export interface RpcServer {
@@ -74,7 +77,12 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
         ...REFLECTION_SERVICE_NAMES,
       ]);
     },
-    requestGate: assignRequestId,
+    requestGate(context) {
+      assignRequestId(context);
+      // In this order: a failure is mapped before it is logged.
+      mapFailuresBeforeInterceptors(context, options.errorDomain);
+      logFailuresBeforeInterceptors(context, logger);
+    },
     interceptors: [
       createAccessLogInterceptor(logger),
       createErrorMappingInterceptor({ domain: options.errorDomain, logger }),
@@ -99,11 +107,14 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     }
   };
 
-  const server = createCleartextServer((req, res) => {
-    if (servedAsPage(req, res)) return;
-    if (options.cors && applyCors(req, res)) return;
-    handler(req, res);
-  });
+  const server = createCleartextServer(
+    (req, res) => {
+      if (servedAsPage(req, res)) return;
+      if (options.cors && applyCors(req, res)) return;
+      handler(req, res);
+    },
+    { ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits },
+  );
 
   return {
     health: healthStatus,

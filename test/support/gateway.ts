@@ -3,6 +3,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { inject } from "vitest";
 import { MockPaymentGatewayService } from "../../gen/payment/v1/mock_payment_gateway_service_pb.js";
 import type { Orm } from "../../src/db/orm.js";
+import type { Logger } from "../../src/logging/logger.js";
 import { type FaultInjection, NO_FAULTS } from "../../src/payment-gateway/faults.js";
 import { openGatewayDatabase } from "../../src/payment-gateway/gateway-database.js";
 import { buildGatewayServer } from "../../src/payment-gateway/gateway-server.js";
@@ -19,14 +20,14 @@ export interface RunningTestGateway {
 /** The real MockPaymentGateway on the run's database (or `databaseUrl`), over real gRPC. */
 export async function startTestGateway(
   faults: Partial<FaultInjection> = {},
-  options: { port?: number; databaseUrl?: string } = {},
+  options: { port?: number; databaseUrl?: string; logger?: Logger } = {},
 ): Promise<RunningTestGateway> {
   const orm = await openGatewayDatabase(options.databaseUrl ?? inject("databaseUrl"), testLogger);
   const server = buildGatewayServer({
     em: orm.em,
     faults: { ...NO_FAULTS, ...faults },
     descriptors: loadDescriptorRegistry(),
-    logger: testLogger,
+    logger: options.logger ?? testLogger,
     shutdownGraceMs: 2_000,
   });
   const port = await server.start(options.port ?? 0, "127.0.0.1");

@@ -50,7 +50,10 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
 }
 
 async function postgresIds(): Promise<[number, number]> {
-  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
+  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
+    run("id", ["-u", "postgres"]),
+    run("id", ["-g", "postgres"]),
+  ]);
   return [Number(uid), Number(gid)];
 }
 

@@ -3,10 +3,11 @@ import { inject } from "vitest";
 import { buildApiServer } from "../../src/api/api-server.js";
 import { type AccessTokens, createAccessTokens } from "../../src/auth/access-tokens.js";
 import type { Orm } from "../../src/db/orm.js";
+import type { Logger } from "../../src/logging/logger.js";
 import { createOrders, type Orders } from "../../src/orders/orders.js";
 import { createPaymentGatewayClient } from "../../src/orders/payment-gateway-client.js";
 import { loadDescriptorRegistry } from "../../src/rpc/reflection.js";
-import { createRpcServer, type RpcServer } from "../../src/rpc/rpc-server.js";
+import { createRpcServer, type RpcServer, type RpcServerOptions } from "../../src/rpc/rpc-server.js";
 import { openShopDatabase } from "../../src/shop-database/shop-database.js";
 import { testLogger } from "./silent-logger.js";
 
@@ -36,23 +37,24 @@ const NO_GATEWAY = "http://127.0.0.1:9";
  * 127.0.0.1, calling the payment gateway at `gatewayUrl` over gRPC.
  */
 export async function startApiServer(
-  options: { gatewayUrl?: string; databaseUrl?: string } = {},
+  options: { gatewayUrl?: string; databaseUrl?: string; logger?: Logger } = {},
 ): Promise<ListeningApi> {
+  const logger = options.logger ?? testLogger;
   const orm = await openShopDatabase(options.databaseUrl ?? inject("databaseUrl"), testLogger);
   const accessTokens = createAccessTokens(TEST_JWT_SECRET);
   const gateway = createPaymentGatewayClient({
     baseUrl: options.gatewayUrl ?? NO_GATEWAY,
-    logger: testLogger,
+    logger,
     timeoutMs: 2_000,
     backoffMs: 20,
   });
-  const orders = createOrders({ em: orm.em, gateway, logger: testLogger });
+  const orders = createOrders({ em: orm.em, gateway, logger });
   const server = buildApiServer({
     em: orm.em,
     accessTokens,
     orders,
     descriptors,
-    logger: testLogger,
+    logger,
     shutdownGraceMs: 5_000,
   });
   const listening = await listen(server, () => orm.close(true));
@@ -62,7 +64,7 @@ export async function startApiServer(
 /** Our server infrastructure around routes a test controls. */
 export async function startServerWith(
   routes: (router: ConnectRouter) => void,
-  options: { shutdownGraceMs?: number } = {},
+  options: Partial<Pick<RpcServerOptions, "shutdownGraceMs" | "connectionLimits" | "logger">> = {},
 ): Promise<ListeningServer> {
   return listen(
     createRpcServer({
@@ -70,8 +72,9 @@ export async function startServerWith(
       errorDomain: "shop.v1",
       cors: true,
       descriptors,
-      logger: testLogger,
+      logger: options.logger ?? testLogger,
       shutdownGraceMs: options.shutdownGraceMs ?? 5_000,
+      connectionLimits: options.connectionLimits,
     }),
   );
 }
