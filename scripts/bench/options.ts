@@ -20,7 +20,7 @@ export interface BenchOptions {
 export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
   const quick = argv.includes("--quick");
   const scale = Number(env.BENCH_SCALE ?? (quick ? 20_000 : 1_000_000));
-  if (!Number.isSafeInteger(scale) || scale < 1_000) throw new Error(`BENCH_SCALE must be a whole number ≥ 1000`);
+  if (!Number.isSafeInteger(scale) || scale < 1_000) throw new Error("BENCH_SCALE must be a whole number ≥ 1000");
   return {
     quick,
     serverUrl: env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test",

@@ -39,7 +39,7 @@
  */
 
 import type { CapturedPlaceOrder, CapturedStatement } from "./capture-place-order.js";
-import { BENCH_PRODUCT_ID_SQL } from "./seed-rows.js";
+import { benchProductIdSql } from "./seed-rows.js";
 
 export interface PlaceOrderSqlContext {
   /** Places one real order through an API whose every statement is recorded. */
@@ -92,7 +92,7 @@ function parameterExpression(value: string | null, captured: CapturedPlaceOrder,
 
 /** The expression for a value that differs per order (see the file's comment), or undefined for a constant. */
 function perOrderExpression(value: string, captured: CapturedPlaceOrder): string | undefined {
-  if (value === captured.productId) return BENCH_PRODUCT_ID_SQL(":product");
+  if (value === captured.productId) return benchProductIdSql(":product");
   const perOrder: [string, string][] = [
     [captured.requestId, "('pgbench-' || :request)"],
     [captured.orderId, ":order_id"],

@@ -55,15 +55,18 @@ export function startCpuMeter(postmasterPid: number, database: string): CpuMeter
 
 /**
  * The server's postmaster: the parent of a backend of ours. Undefined when the server's
- * processes are not visible from here (another machine, another container).
+ * processes are not visible from here (another machine, another container), where the
+ * backend's process id names nothing, or some unrelated process.
  */
 export async function findPostmaster(databaseUrl: string): Promise<number | undefined> {
+  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     const { rows } = await client.query<{ pid: number }>("select pg_backend_pid() as pid");
     const backend = rows[0]?.pid;
-    const parent = backend === undefined ? undefined : statFields(backend)?.[1];
+    if (backend === undefined || isMeasured(backend, database) !== true) return undefined;
+    const parent = statFields(backend)?.[1];
     return parent === undefined ? undefined : Number(parent);
   } finally {
     await client.end();

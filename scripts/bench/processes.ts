@@ -11,8 +11,6 @@ const STOP_TIMEOUT_MS = 20_000;
 export interface BenchProcess {
   baseUrl: string;
   port: number;
-  /** The operating system's process id, for its CPU time. */
-  pid: number;
   stop(): Promise<void>;
 }
 
@@ -37,7 +35,6 @@ export async function startBenchProcess(
   return {
     baseUrl,
     port,
-    pid: child.child.pid as number,
     async stop() {
       if (child.child.exitCode !== null) return;
       child.child.kill("SIGTERM");

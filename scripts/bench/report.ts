@@ -29,7 +29,7 @@ export function createReport(): Report {
       rows.push({ what, value: format(value, unit), goal: "", met: "", loadAverage, note });
     },
     goal(what, value, unit, target, met, loadAverage) {
-      const verdict = Number.isFinite(value) ? (met(value) ? "met" : "NOT MET") : "unmeasured";
+      const verdict = Number.isFinite(value) ? (met(value) ? "met" : "not met") : "unmeasured";
       rows.push({ what, value: format(value, unit), goal: target, met: verdict, loadAverage, note: "" });
     },
     print() {

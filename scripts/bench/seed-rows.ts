@@ -6,8 +6,13 @@ import type pg from "pg";
  * in src/db/migrations define them.
  */
 
-/** Bench products get ids built from their number, so pgbench can pick one at random as PlaceOrder does. */
-export const BENCH_PRODUCT_ID_SQL = (n: string) => `('00000000-0000-4000-8000-' || lpad((${n})::text, 12, '0'))::uuid`;
+/**
+ * Bench products get ids built from their number, so pgbench can pick one at random as the
+ * PlaceOrder driver does: this is the SQL expression of the id of product number `n`.
+ */
+export function benchProductIdSql(n: string): string {
+  return `('00000000-0000-4000-8000-' || lpad((${n})::text, 12, '0'))::uuid`;
+}
 
 export function benchProductId(n: number): string {
   return `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
@@ -21,7 +26,7 @@ export async function seedProducts(db: pg.Client, from: number, to: number, stoc
     db.query(
       `insert into "product" ("id", "sku", "name", "description", "unit_price_minor", "currency_code",
          "stock_on_hand", "stock_reserved")
-       select ${BENCH_PRODUCT_ID_SQL("n")}, 'BENCH-' || lpad(n::text, 8, '0'), 'Bench product ' || lpad(n::text, 8, '0'),
+       select ${benchProductIdSql("n")}, 'BENCH-' || lpad(n::text, 8, '0'), 'Bench product ' || lpad(n::text, 8, '0'),
          '', 1250, 'EUR', $3, 0
        from generate_series($1::int, $2::int) as n`,
       [first, last, stock],
@@ -73,7 +78,7 @@ export async function seedOrders(
        )
        insert into "order_line" ("id", "order_id", "position", "product_id", "sku", "product_name", "quantity",
          "unit_price_minor", "line_total_minor")
-       select gen_random_uuid(), "id", 0, ${BENCH_PRODUCT_ID_SQL(`1 + substring("request_id" from '[0-9]+$')::int % 1000`)},
+       select gen_random_uuid(), "id", 0, ${benchProductIdSql(`1 + substring("request_id" from '[0-9]+$')::int % 1000`)},
          'BENCH', 'Bench product', 1, 1250, 1250
        from "seeded"`,
         customerId === undefined ? [first, last] : [first, last, customerId],
