@@ -6,18 +6,17 @@ import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { createLogger } from "../../src/logging/logger.js";
 
 export interface BenchDatabases {
-  /** The shop's database: the API's, and pgbench's. */
-  shopUrl: string;
   /**
-   * The payment gateway's, apart from the shop's so that the database CPU of an order (counted
-   * per database) is the shop's own, as the SQL pgbench replays is.
+   * The database of the shop and of its payment gateway (its own schema), as under `npm start`:
+   * the API's, the gateway's and pgbench's, so that one order's database CPU (counted per
+   * database) is everything its statements cost, as the SQL pgbench replays is.
    */
-  gatewayUrl: string;
-  /** Drops both databases, and stops the embedded server if we started one. */
+  shopUrl: string;
+  /** Drops the database, and stops the embedded server if we started one. */
   drop(): Promise<void>;
 }
 
-/** Scratch databases bench_<pid> and bench_<pid>_gateway, on `serverUrl`'s server or an embedded one. */
+/** A scratch database bench_<pid>, on `serverUrl`'s server or an embedded one. */
 export async function createBenchDatabases(options: { serverUrl: string; embedded: boolean }): Promise<BenchDatabases> {
   let adminUrl = options.serverUrl;
   let stopServer = async () => {};
@@ -34,18 +33,14 @@ export async function createBenchDatabases(options: { serverUrl: string; embedde
       rmSync(dir, { recursive: true, force: true });
     };
   }
-  const names = [`bench_${process.pid}`, `bench_${process.pid}_gateway`] as const;
-  for (const name of names) await adminQuery(adminUrl, `create database "${name}"`);
-  const urlOf = (name: string) => {
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    return url.toString();
-  };
+  const name = `bench_${process.pid}`;
+  await adminQuery(adminUrl, `create database "${name}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
   return {
-    shopUrl: urlOf(names[0]),
-    gatewayUrl: urlOf(names[1]),
+    shopUrl: url.toString(),
     async drop() {
-      for (const name of names) await adminQuery(adminUrl, `drop database if exists "${name}" with (force)`);
+      await adminQuery(adminUrl, `drop database if exists "${name}" with (force)`);
       await stopServer();
     },
   };

@@ -15,9 +15,10 @@ export interface CapturedStatement {
 }
 
 export interface CapturedPlaceOrder {
-  /** What the order was placed with and what the server made of it: the values that differ per order. */
+  /** What the order was placed with and what the servers made of it: the values that differ per order. */
   requestId: string;
   orderId: string;
+  chargeId: string;
   productId: string;
   /** Every statement of the call, in the order the server received them, round trip by round trip. */
   statements: CapturedStatement[];
@@ -25,21 +26,22 @@ export interface CapturedPlaceOrder {
 }
 
 /**
- * Starts an API of its own whose database connections pass through the wire counter, places
- * an order to warm it up (first calls prepare what later ones reuse), then records a second
- * order: everything PostgreSQL receives during that call.
+ * Starts an API and a payment gateway of their own whose database connections pass through
+ * the wire counter, places an order to warm them up (first calls prepare what later ones
+ * reuse), then records a second order: everything PostgreSQL receives during that call, from
+ * both, in the order it arrived.
  */
 export async function capturePlaceOrder(options: {
   databaseUrl: string;
-  gatewayUrl: string;
   jwtSecret: string;
   customer: BenchAccount;
   productId: string;
 }): Promise<CapturedPlaceOrder> {
   const counter = await startPgWireCounter(options.databaseUrl);
+  const gateway = await startBenchProcess("payment-gateway", "PAYMENT_GATEWAY_PORT", { DATABASE_URL: counter.url });
   const api = await startBenchProcess("api", "PORT", {
     DATABASE_URL: counter.url,
-    PAYMENT_GATEWAY_URL: options.gatewayUrl,
+    PAYMENT_GATEWAY_URL: gateway.baseUrl,
     JWT_SECRET: options.jwtSecret,
   });
   try {
@@ -58,6 +60,7 @@ export async function capturePlaceOrder(options: {
     return {
       requestId,
       orderId: order.id,
+      chargeId: order.chargeId,
       productId: options.productId,
       roundTrips: total.roundTrips,
       statements: events.flatMap((event): CapturedStatement[] => {
@@ -68,6 +71,7 @@ export async function capturePlaceOrder(options: {
     };
   } finally {
     await api.stop();
+    await gateway.stop();
     await counter.stop();
   }
 }

@@ -16,6 +16,7 @@ type Measured<T> = T & { dbCpuMsPerOrder: number };
  * PlaceOrder against its own SQL run by pgbench: best rates (each side over its sweep of
  * calls in flight or clients), the database CPU each order costs, interleaved round by
  * round. Then the latencies the goals name, and the hot product against the uniform spread.
+ * Returns the pgbench script of one PlaceOrder.
  */
 export async function measurePlaceOrder(options: {
   apiUrl: string;
@@ -29,7 +30,7 @@ export async function measurePlaceOrder(options: {
   bench: BenchOptions;
   workDir: string;
   report: Report;
-}): Promise<void> {
+}): Promise<string> {
   const { bench, report } = options;
   const database = decodeURIComponent(new URL(options.shopUrl).pathname.slice(1));
   const meter = (): CpuMeter | undefined =>
@@ -145,6 +146,7 @@ export async function measurePlaceOrder(options: {
     (ratio) => ratio >= 0.5,
     bestHot.loadAverage,
   );
+  return script;
 }
 
 function withCpu<T>(result: T, cpu: CpuMeter | undefined, orders: number): Measured<T> {

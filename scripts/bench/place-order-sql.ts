@@ -2,40 +2,25 @@
  * The SQL of one PlaceOrder as a pgbench script, the baseline PlaceOrder is measured against.
  * The harness runs it with `pgbench -n -M prepared -T <seconds> -c <clients> -j 2`.
  *
- * REPLACEABLE: when the order path's new SQL lands, whoever wrote it can replace the body of
- * placeOrderPgbenchScript with the statements themselves. Until then it is derived from one
- * real PlaceOrder, recorded on the wire (capture-place-order.ts), as follows.
+ * Derived from one real PlaceOrder recorded on the wire (capture-place-order.ts), so that it
+ * cannot drift from what the code sends: every statement PostgreSQL received from the API
+ * and the payment gateway during the call, in order, each with the parameters it was bound
+ * with. Each bound value becomes:
+ * - `'pgbench-' || :request` (`\set request random(...)`) for the request_id we sent, so every
+ *   order has its own (the idempotency key is unique per customer);
+ * - `:order_id` for the id the placement generated for the order, alone or inside a text (the
+ *   charge's idempotency key "order-<id>", the ledger's "sold: order <id>"): the placement
+ *   statement ends with `\gset order_`, which keeps its result row's columns;
+ * - a charge id of the run's own in place of the one the gateway made (a primary key);
+ * - the bench product numbered `:product` (`\set product random(1, N)`), alone or as the one
+ *   element of an array, so orders spread over the products as the uniform workload does
+ *   (bench products have ids built from their number: seed-rows.ts);
+ * - a pgbench variable for an integer, and a literal for any other value (pgbench's `\set`
+ *   takes numbers only). PostgreSQL types a literal where it stands as it types a parameter.
  *
- * What is derived, and how:
- * - Every statement PostgreSQL received during the call, in order, the transaction
- *   statements (begin, commit) and the authentication lookup of the caller included: a simple
- *   query as its text, a bound statement as the text it was parsed with.
- * - Each value becomes what follows, whether it was a bound parameter or, as MikroORM's
- *   execute() sends values today, a quoted literal inlined in a simple query's text (then only
- *   the per-order values below are replaced; other literals stay as they are):
- *   - `:request` (`\set request random(...)`), wherever the request_id we sent appears, so every
- *     order has its own (the idempotency key is unique per customer);
- *   - `:order_id`, wherever the id the server generated for the order appears, alone or inside
- *     a text ("sold: order <id>", the email job's key): the INSERT into "customer_order" that
- *     RETURNs "id" ends with `\gset order_`, so each script run uses its own order's id;
- *   - the bench product numbered `:product` (`\set product random(1, N)`) wherever the product
- *     id appears, so orders spread over the products as PlaceOrder's uniform workload does
- *     (bench products have ids built from their number: seed-rows.ts);
- *   - a pgbench variable (`\set pN <value>`) holding the captured value, when it is an integer;
- *   - otherwise the captured value as a SQL literal, because pgbench's `\set` takes numbers only
- *     (text variables exist only as `-D` options, outside a script file). PostgreSQL infers an
- *     untyped literal's type as it infers a parameter's, and -M prepared still parses each
- *     statement once per connection.
- *
- * What cannot be derived, so is replayed as captured:
- * - which statements run depends on the outcome: this is an approved card and stock on hand,
- *   no replay of a duplicate request, no shortage, no decline;
- * - values the payment gateway returned (the charge id) are the captured ones for every order;
- * - the request fingerprint and the order line's SKU, name and price are those of the captured
- *   product, whichever product a run picks;
- * - the link between the order id and the statement that returned it is read from the SQL
- *   text (the wire counter sees what the server receives, not what it answers);
- * - the gateway's own SQL is not here: it is another deployable, on another database.
+ * What is replayed as captured: which statements run (an approved card, stock on hand, a
+ * first attempt); the request fingerprint and the line's SKU, name and price (those of the
+ * captured product, whichever product a run picks).
  */
 
 import type { CapturedPlaceOrder, CapturedStatement } from "./capture-place-order.js";
@@ -52,7 +37,7 @@ export interface PlaceOrderSqlContext {
 export async function placeOrderPgbenchScript(context: PlaceOrderSqlContext): Promise<string> {
   const captured = await context.capturePlaceOrder();
   const header = [
-    `-- One PlaceOrder (${captured.roundTrips} round trips), derived from a captured call: see place-order-sql.ts.`,
+    `-- One PlaceOrder (${captured.roundTrips} round trips, the gateway's included), captured: see place-order-sql.ts.`,
     `\\set product random(1, ${context.productCount})`,
     "\\set request random(1, 1000000000000000)",
   ];
@@ -61,20 +46,16 @@ export async function placeOrderPgbenchScript(context: PlaceOrderSqlContext): Pr
   return `${[...header, ...variables, ...commands].join("\n")}\n`;
 }
 
-const ORDER_INSERT = /^\s*insert\s+into\s+"?customer_order"?[\s\S]*\breturning\s+"?id"?/i;
-const QUOTED_LITERAL = /'((?:[^']|'')*)'/g;
+/** The placement: its one result row (a one-line order) carries the order's columns, "id" among them. */
+const PLACEMENT = /insert into "customer_order"/;
 
 function toCommand(statement: CapturedStatement, captured: CapturedPlaceOrder, variables: string[]): string {
-  const withLiterals = statement.sql.replace(
-    QUOTED_LITERAL,
-    (quoted, text: string) => perOrderExpression(text.replaceAll("''", "'"), captured) ?? quoted,
-  );
-  const sql = withLiterals.replace(/\$(\d+)/g, (_, position: string) => {
+  const sql = statement.sql.replace(/\$(\d+)/g, (_, position: string) => {
     const value = statement.parameters[Number(position) - 1];
     if (value === undefined) throw new Error(`statement has no parameter $${position}: ${statement.sql}`);
     return parameterExpression(value, captured, variables);
   });
-  return ORDER_INSERT.test(statement.sql) ? `${sql}\n\\gset order_` : `${sql};`;
+  return PLACEMENT.test(statement.sql) ? `${sql}\n\\gset order_` : `${sql};`;
 }
 
 /** What replaces one bound parameter in the script (see the file's comment). */
@@ -93,8 +74,11 @@ function parameterExpression(value: string | null, captured: CapturedPlaceOrder,
 /** The expression for a value that differs per order (see the file's comment), or undefined for a constant. */
 function perOrderExpression(value: string, captured: CapturedPlaceOrder): string | undefined {
   if (value === captured.productId) return benchProductIdSql(":product");
+  // An array of one product id, as pg writes arrays: {id} or {"id"}.
+  if (value.replaceAll('"', "") === `{${captured.productId}}`) return `array[${benchProductIdSql(":product")}]`;
   const perOrder: [string, string][] = [
     [captured.requestId, "('pgbench-' || :request)"],
+    [captured.chargeId, "('ch_pgbench_' || :request)"],
     [captured.orderId, ":order_id"],
   ];
   const [found, expression] = perOrder.find(([id]) => value.includes(id)) ?? [];

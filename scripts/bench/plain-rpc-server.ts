@@ -12,7 +12,6 @@ import { Health } from "../../gen/health/v1/health_pb.js";
 import { createAccessTokens } from "../../src/auth/access-tokens.js";
 import { createAccounts } from "../../src/auth/accounts.js";
 import { registerAuthService } from "../../src/auth/auth-rpc.js";
-import { openShopOrm } from "../../src/db/shop-database.js";
 import { createCatalogue } from "../../src/inventory/catalogue.js";
 import { registerInventoryService } from "../../src/inventory/inventory-rpc.js";
 import { createStock } from "../../src/inventory/stock.js";
@@ -21,6 +20,7 @@ import { registerOrderService } from "../../src/orders/order-rpc.js";
 import { createOrders } from "../../src/orders/orders.js";
 import { createPaymentGatewayClient } from "../../src/orders/payment-gateway-client.js";
 import { createHealthService, createHealthStatus, ServingStatus } from "../../src/rpc/health.js";
+import { openShopOrm } from "../../src/shop-database/shop-database.js";
 
 const env = (name: string) => {
   const value = process.env[name];

@@ -14,6 +14,7 @@ import { InventoryService } from "../../gen/shop/v1/inventory_service_pb.js";
 import { logIn, signUpCustomer } from "./bench-accounts.js";
 import { createBenchDatabases } from "./bench-databases.js";
 import { capturePlaceOrder } from "./capture-place-order.js";
+import { measureEnqueue } from "./enqueue-phase.js";
 import { readOptions } from "./options.js";
 import { measurePlaceOrder } from "./place-order-phase.js";
 import { findPostmaster } from "./postgres-cpu.js";
@@ -49,7 +50,7 @@ try {
   const jwtSecret = randomBytes(36).toString("base64url");
   const admin = { email: "admin@bench.example", password: randomBytes(18).toString("base64url") };
   const gateway = await startBenchProcess("payment-gateway", "PAYMENT_GATEWAY_PORT", {
-    DATABASE_URL: databases.gatewayUrl,
+    DATABASE_URL: databases.shopUrl,
   });
   started.push(gateway);
   const api = await startBenchProcess("api", "PORT", {
@@ -100,7 +101,7 @@ try {
   });
 
   step("PlaceOrder against pgbench running its SQL; the hot product");
-  await measurePlaceOrder({
+  const placeOrderScript = await measurePlaceOrder({
     apiUrl: api.baseUrl,
     customerAuthorization: customer.authorization,
     productIds,
@@ -112,7 +113,6 @@ try {
       capturePlaceOrder: () =>
         capturePlaceOrder({
           databaseUrl: databases.shopUrl,
-          gatewayUrl: gateway.baseUrl,
           jwtSecret,
           customer,
           productId: benchProductId(1),
@@ -122,6 +122,9 @@ try {
     workDir,
     report,
   });
+
+  step("the confirmation email as an outbox row, against queueing its job in the paid transaction");
+  await measureEnqueue({ placeOrderScript, shopUrl: databases.shopUrl, bench, workDir, report });
 
   step(`reads at ${PRODUCTS.toLocaleString("en")} and ${bench.scale.toLocaleString("en")} rows`);
   await measureReadsAtScale({

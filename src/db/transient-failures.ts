@@ -47,3 +47,20 @@ function causesOf(error: unknown, depth = 0): unknown[] {
     ...(Array.isArray(errors) ? errors.flatMap((inner) => causesOf(inner, depth + 1)) : []),
   ];
 }
+
+/**
+ * Runs `work`, and again after each delay while it fails transiently: for a write that must
+ * land even across a database restart of a few seconds. Other failures, and the last
+ * transient one, are thrown.
+ */
+export async function retryingTransientFailures<T>(work: () => Promise<T>, delaysMs: readonly number[]): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const delay = delaysMs[attempt];
+      if (delay === undefined || !isTransientDatabaseFailure(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

@@ -4,6 +4,7 @@ import type { Transporter } from "nodemailer";
 import type pg from "pg";
 import { findContact } from "../auth/user-contacts.js";
 import { withAdvisoryLock } from "../db/advisory-locks.js";
+import { retryingTransientFailures } from "../db/transient-failures.js";
 import { type TablesOf, typedSql } from "../db/typed-sql.js";
 import type { Logger } from "../logging/logger.js";
 import { createOrderRepository } from "../orders/order-repository.js";
@@ -12,6 +13,9 @@ import type { OrderEmailKind } from "./email-jobs.js";
 import type { EmailRenderer } from "./email-templates.js";
 
 type NotificationTables = TablesOf<typeof EmailDeliverySchema>;
+
+/** About 30 s in all: longer than a database restart takes. */
+const MARKER_RETRY_DELAYS_MS = [100, 250, 500, 1_000, 2_000, 4_000, 8_000, 15_000];
 
 export interface OrderEmails {
   /**
@@ -79,11 +83,18 @@ export function createOrderEmails(deps: {
       text: email.text,
       messageId,
     });
-    await db()
-      .insertInto("email_delivery")
-      .values({ order_id: orderId, kind, message_id: messageId, sent_at: sql<Date>`now()` })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    // The email is out: the marker must follow it even across a database restart, or the job
+    // would run again and send a copy. Past these retries (about 30 s) that copy is possible,
+    // under the same Message-ID; see the README's "Emails" section.
+    await retryingTransientFailures(
+      () =>
+        db()
+          .insertInto("email_delivery")
+          .values({ order_id: orderId, kind, message_id: messageId, sent_at: sql<Date>`now()` })
+          .onConflict((oc) => oc.doNothing())
+          .execute(),
+      MARKER_RETRY_DELAYS_MS,
+    );
     deps.logger.info({ event: "email.sent", orderId, kind, messageId }, "email sent");
     return "sent";
   }

@@ -1,5 +1,6 @@
 import { type Config, ConfigError, loadConfig, type ProcessName } from "../config/config.js";
 import { provideDatabaseServer } from "../db/database.js";
+import { isTransientDatabaseFailure } from "../db/transient-failures.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 
 export interface Running {
@@ -19,11 +20,11 @@ export async function runProcess(
 
   let running: Running | undefined;
   let stopping = false;
-  const stopAndExit = async () => {
+  const stopAndExit = async (code = 0) => {
     try {
       await running?.stop();
       logger.info({ event: "process.stopped" }, "stopped");
-      process.exit(0);
+      process.exit(code);
     } catch (error) {
       logger.fatal({ event: "process.stop_failed", err: error }, "failed to stop cleanly");
       process.exit(1);
@@ -41,6 +42,20 @@ export async function runProcess(
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // A promise nobody awaited failed. During a database blip that is a library's bookkeeping
+  // (graphile-worker's): what it left undone is taken over (the worker restarts its runner).
+  // Anything else may have left this process half-working: better stopped and replaced.
+  process.on("unhandledRejection", (reason) => {
+    if (isTransientDatabaseFailure(reason)) {
+      logger.warn({ event: "process.unhandled_rejection", err: reason }, "unawaited work failed on a database blip");
+      return;
+    }
+    logger.fatal({ event: "process.unhandled_rejection", err: reason }, "unawaited work failed; stopping");
+    if (!stopping) {
+      stopping = true;
+      void stopAndExit(1);
+    }
+  });
 
   try {
     running = await start(config, logger);

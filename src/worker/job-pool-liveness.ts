@@ -18,6 +18,8 @@ import type { Logger } from "../logging/logger.js";
 export interface JobPoolLiveness {
   /** Holds the pool's lock until this process ends; call before the pool runs a job. */
   hold(poolId: string): Promise<void>;
+  /** Lets go of a pool that no longer runs: it is dead, and its jobs are free to be taken over. */
+  release(poolId: string): Promise<void>;
   /** Unlocks the jobs of dead pools; resolves with how many were unlocked. */
   releaseJobsOfDeadPools(): Promise<number>;
   stop(): Promise<void>;
@@ -168,6 +170,11 @@ export async function startJobPoolLiveness(options: JobPoolLivenessOptions): Pro
     async hold(poolId) {
       held.add(poolId);
       await session.query(`select pg_advisory_lock(${LOCK_KEY})`, [lockName(poolId)]);
+    },
+    async release(poolId) {
+      held.delete(poolId);
+      // A session lost meanwhile held nothing any more, and the next one will not take it back.
+      await session.query(`select pg_advisory_unlock(${LOCK_KEY})`, [lockName(poolId)]).catch(() => {});
     },
     releaseJobsOfDeadPools: check,
     async stop() {

@@ -20,6 +20,8 @@ export function startOrderEventRelay(options: { em: EntityManager; intervalMs: n
 } {
   const { em, logger } = options;
   let running: Promise<void> | undefined;
+  /** Failing since this pass, if it is failing: logged once a streak, not four times a second. */
+  let failingSince: Date | undefined;
 
   async function moveAll(): Promise<void> {
     if (!(await hasOrderEvents(typedSql<OrderTables>(em)))) return;
@@ -37,8 +39,15 @@ export function startOrderEventRelay(options: { em: EntityManager; intervalMs: n
   const pass = () => {
     if (running) return;
     running = moveAll()
+      .then(() => {
+        if (!failingSince) return;
+        logger.info({ event: "jobs.relay_resumed", failingSince }, "order events move again");
+        failingSince = undefined;
+      })
       .catch((error: unknown) => {
-        logger.warn({ event: "jobs.relay_failed", err: error }, "could not move order events; retrying");
+        if (failingSince) return;
+        failingSince = new Date();
+        logger.warn({ event: "jobs.relay_failed", err: error }, "could not move order events; retrying until it works");
       })
       .finally(() => {
         running = undefined;

@@ -1,6 +1,4 @@
-import { EventEmitter } from "node:events";
 import { join } from "node:path";
-import { Logger as GraphileLogger, run, type WorkerEvents } from "graphile-worker";
 import nodemailer from "nodemailer";
 import pg from "pg";
 import type { Config } from "../config/config.js";
@@ -8,18 +6,17 @@ import { LOCK_SESSION_OPTIONS } from "../db/advisory-locks.js";
 import { prepareJobQueue } from "../jobs/job-queue.js";
 import type { Logger } from "../logging/logger.js";
 import { startDevSmtpSink } from "../notifications/dev-smtp-sink.js";
-import { type OrderEmailKind, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
+import { SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
 import { createEmailRenderer } from "../notifications/email-templates.js";
-import { createOrderEmails, EmailBeingSent } from "../notifications/order-emails.js";
+import { createOrderEmails } from "../notifications/order-emails.js";
 import { type Running, stopInReverse } from "../process/lifecycle.js";
 import { ServingStatus } from "../rpc/health.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { createRpcServer } from "../rpc/rpc-server.js";
 import { openShopOrm } from "../shop-database/shop-database.js";
+import { EMAIL_JOB_CONCURRENCY, startEmailJobRunner } from "./email-job-runner.js";
 import { startJobPoolLiveness } from "./job-pool-liveness.js";
 import { startOrderEventRelay } from "./order-event-relay.js";
-
-const CONCURRENCY = 4;
 
 export interface WorkerTuning {
   /** How often this worker looks for jobs left locked by dead workers. */
@@ -62,7 +59,7 @@ export async function startWorker(
     if (sink) opened.push(sink);
     const transport = nodemailer.createTransport(sink?.url ?? config.smtpUrl ?? "", { pool: true } as object);
     opened.push({ stop: async () => transport.close() });
-    const orm = await openShopOrm(databaseUrl, logger, CONCURRENCY);
+    const orm = await openShopOrm(databaseUrl, logger, EMAIL_JOB_CONCURRENCY);
     opened.push({ stop: () => orm.close(true) });
 
     // Our own pools, so that a connection's error (the database restarting), idle or in use,
@@ -76,8 +73,8 @@ export async function startWorker(
       opened.push({ stop: () => pool.end() });
       return pool;
     };
-    const queuePool = openPool(CONCURRENCY + 2);
-    const lockPool = openPool(CONCURRENCY, LOCK_SESSION_OPTIONS);
+    const queuePool = openPool(EMAIL_JOB_CONCURRENCY + 2);
+    const lockPool = openPool(EMAIL_JOB_CONCURRENCY, LOCK_SESSION_OPTIONS);
     const emails = createOrderEmails({
       em: orm.em,
       lockPool,
@@ -96,7 +93,8 @@ export async function startWorker(
       shutdownGraceMs: config.shutdownGraceMs,
     });
     /** SERVING only while both hold: the runner runs jobs, and our pool locks are held. */
-    const serving = { runner: true, locks: true };
+    const serving = { runner: false, locks: true };
+    let restartRunnerWhenLocksReturn = () => {};
     const reportHealth = () =>
       server.health.set(serving.runner && serving.locks ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     const liveness = await startJobPoolLiveness({
@@ -107,73 +105,38 @@ export async function startWorker(
       lockGraceMs,
       logger,
       onSessionChange: (alive) => {
-        serving.locks = alive;
+        if (alive) return restartRunnerWhenLocksReturn();
+        serving.locks = false;
         reportHealth();
       },
     });
     opened.push(liveness);
     await liveness.releaseJobsOfDeadPools();
 
-    const events: WorkerEvents = new EventEmitter();
-    events.on("pool:create", ({ workerPool }) => {
-      liveness.hold(workerPool.id).catch((error: unknown) => {
-        logger.error({ event: "jobs.pool_lock_failed", err: error }, "could not lock this worker pool");
-      });
+    const runner = await startEmailJobRunner({
+      queuePool,
+      emails,
+      liveness,
+      logger,
+      onRunningChange: (running) => {
+        serving.runner = running;
+        reportHealth();
+      },
     });
-    const runner = await run({
-      pgPool: queuePool,
-      concurrency: CONCURRENCY,
-      noHandleSignals: true,
-      pollInterval: 1_000,
-      events,
-      logger: new GraphileLogger(() => (level, message, meta) => {
-        if (level === "error" || level === "warning") logger.warn({ event: "jobs.log", level, meta }, message);
-      }),
-      taskList: {
-        async [SEND_ORDER_EMAIL_TASK](payload, helpers) {
-          const { orderId, kind } = payload as { orderId: string; kind: OrderEmailKind };
-          const { attempts, max_attempts: maxAttempts, id: jobId } = helpers.job;
-          try {
-            await emails.send(orderId, kind);
-          } catch (error) {
-            if (error instanceof EmailBeingSent) {
-              logger.info(
-                { event: "email.being_sent_elsewhere", orderId, kind },
-                "email in flight elsewhere; retry later",
-              );
-            } else if (attempts >= maxAttempts) {
-              logger.error(
-                { event: "email.gave_up", orderId, kind, jobId, attempts, err: error },
-                "email not sent after its last attempt; retry it with `email-jobs retry`",
-              );
-            } else {
-              logger.warn(
-                { event: "email.send_failed", orderId, kind, attempts, err: error },
-                "email not sent; will retry",
-              );
-            }
-            throw error;
-          }
+    opened.push(runner);
+    // The database came back (the lock session did): the runner's pool may hold jobs it could
+    // not mark done or failed while the database was away. A new pool lets them run again; the
+    // worker serves again once that pool's lock is held.
+    restartRunnerWhenLocksReturn = () => {
+      runner.restart().then(
+        () => {
+          serving.locks = true;
+          reportHealth();
         },
-      },
-    });
-    opened.push({
-      // A runner that stopped by itself refuses a second stop.
-      stop: async () => {
-        if (serving.runner) await runner.stop();
-      },
-    });
-    runner.promise.then(
-      () => {
-        serving.runner = false;
-        reportHealth();
-      },
-      (error: unknown) => {
-        serving.runner = false;
-        reportHealth();
-        logger.fatal({ event: "worker.failed", err: error }, "the job runner stopped; this worker runs no more jobs");
-      },
-    );
+        (error: unknown) =>
+          logger.error({ event: "jobs.runner_restart_failed", err: error }, "could not restart the job runner"),
+      );
+    };
 
     opened.push(startOrderEventRelay({ em: orm.em, intervalMs: eventRelayMs, logger }));
 

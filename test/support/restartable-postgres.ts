@@ -40,7 +40,8 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async restart() {
-      await ctl("restart", "-D", pgdata, "-w", "-m", "fast", "-o", options);
+      // The log file also keeps the server off our pipes, which would otherwise never close.
+      await ctl("restart", "-D", pgdata, "-w", "-m", "fast", "-l", join(dir, "server.log"), "-o", options);
     },
     async stop() {
       await ctl("stop", "-D", pgdata, "-w", "-m", "immediate").catch(() => {});
