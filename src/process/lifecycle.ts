@@ -2,13 +2,19 @@ import { type Config, ConfigError, loadConfig, type ProcessName } from "../confi
 import { provideDatabaseServer } from "../db/database.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 
+/**
+ * Ctrl-C under `npm start` arrives twice at once: the terminal signals the whole process group,
+ * and npm forwards its own copy. A second signal this soon is that copy, not a second Ctrl-C.
+ */
+const SAME_SIGNAL_MS = 500;
+
 export interface Running {
   stop(): Promise<void>;
 }
 
 /**
  * Runs one deployable: validates the configuration, starts it, and on SIGTERM or SIGINT stops
- * it gracefully and exits 0. A second signal exits at once; a failed start exits 1.
+ * it gracefully and exits 0. A second signal (not its echo) exits at once; a failed start exits 1.
  */
 export async function runProcess(
   name: ProcessName,
@@ -18,7 +24,8 @@ export async function runProcess(
   const logger = createLogger({ level: config.logLevel, name });
 
   let running: Running | undefined;
-  let stopping = false;
+  /** When the first SIGTERM or SIGINT came; unset while running. */
+  let signalledAt: number | undefined;
   const stopAndExit = async () => {
     try {
       await running?.stop();
@@ -31,11 +38,12 @@ export async function runProcess(
   };
   // Listening before start() returns: an orchestrator may stop us while we are starting.
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (signalledAt !== undefined) {
+      if (Date.now() - signalledAt < SAME_SIGNAL_MS) return;
       logger.warn({ event: "process.forced_exit", signal }, "second signal: exiting now");
       process.exit(130);
     }
-    stopping = true;
+    signalledAt = Date.now();
     logger.info({ event: "process.stopping", signal }, "stopping");
     if (running) void stopAndExit();
   };
@@ -48,7 +56,7 @@ export async function runProcess(
     logger.fatal({ event: "process.start_failed", err: error }, "failed to start");
     process.exit(1);
   }
-  if (stopping) await stopAndExit();
+  if (signalledAt !== undefined) await stopAndExit();
 }
 
 /**
