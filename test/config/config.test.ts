@@ -81,9 +81,9 @@ describe("configuration", () => {
       'PORT must be a whole number from 0 to 65535, got "http"',
       'PAYMENT_GATEWAY_PORT must be a whole number from 0 to 65535, got "70000"',
       'DATABASE_URL must use postgres: or postgresql:, got "mysql:"',
+      "JWT_SECRET must be at least 32 characters long",
       "SMTP_URL must be a URL (smtp: or smtps://...), got an unparseable value",
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
-      "JWT_SECRET must be at least 32 characters long",
       "ADMIN_EMAIL and ADMIN_PASSWORD must be set together",
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
@@ -107,7 +107,7 @@ describe("configuration", () => {
       }
       return [];
     };
-    expect(problems("shop-api")).toEqual(["DATABASE_URL", "JWT_SECRET", "PAYMENT_GATEWAY_URL"]);
+    expect(problems("shop-api")).toEqual(["PAYMENT_GATEWAY_URL", "DATABASE_URL", "JWT_SECRET"]);
     expect(problems("payment-gateway")).toEqual(["DATABASE_URL"]);
     expect(problems("email-worker")).toEqual(["DATABASE_URL", "SMTP_URL"]);
     expect(problems("migrate")).toEqual(["DATABASE_URL"]);
