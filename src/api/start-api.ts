@@ -11,6 +11,7 @@ import { createOrders } from "../orders/orders.js";
 import { createPaymentGatewayClient } from "../orders/payment-gateway-client.js";
 import { startRecoveryLoop } from "../orders/recovery-loop.js";
 import type { Running } from "../process/lifecycle.js";
+import { localUrlHost } from "../rpc/listen-address.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { buildApiServer } from "./api-server.js";
 
@@ -22,7 +23,7 @@ export interface RunningApi extends Running {
 
 /**
  * Migrates the shop database, creates or updates the configured admin, then serves the
- * public API on config.port.
+ * public API on config.host and config.port.
  */
 export async function startApi(config: Config, databaseUrl: string, logger: Logger): Promise<RunningApi> {
   const orm = await openShopDatabase(databaseUrl, logger);
@@ -38,7 +39,7 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
     const orders = createOrders({
       em: orm.em,
       gateway: createPaymentGatewayClient({
-        baseUrl: config.paymentGatewayUrl ?? `http://127.0.0.1:${config.paymentGatewayPort}`,
+        baseUrl: config.paymentGatewayUrl ?? `http://${localUrlHost(config.host)}:${config.paymentGatewayPort}`,
         logger,
       }),
       logger,
@@ -60,7 +61,7 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
             })
           : undefined,
     });
-    const port = await server.start(config.port);
+    const port = await server.start(config.port, config.host);
     const recovery = startRecoveryLoop(orders, {
       intervalMs: RECOVERY_INTERVAL_MS,
       pendingTimeoutMs: config.orderPendingTimeoutMs,

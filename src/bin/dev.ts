@@ -11,6 +11,7 @@ import { seedDemoCatalogue } from "../db/demo-catalogue.js";
 import { openShopDatabase } from "../db/shop-database.js";
 import { startGateway } from "../payment-gateway/start-gateway.js";
 import { type Running, runProcess, stopInReverse } from "../process/lifecycle.js";
+import { isLoopback, localUrlHost } from "../rpc/listen-address.js";
 import { startWorker } from "../worker/start-worker.js";
 
 await runProcess("shop-dev", async (config, logger) => {
@@ -55,7 +56,8 @@ function banner(
   ports: { api: number; gateway: number | undefined; worker: number },
   admin: { email: string | undefined; password: string | undefined },
 ): string {
-  const api = `127.0.0.1:${ports.api}`;
+  const host = localUrlHost(config.host);
+  const api = `${host}:${ports.api}`;
   const login = `{"email": "${admin.email}", "password": "${admin.password}"}`;
   const adminLines =
     admin.email === undefined
@@ -65,14 +67,17 @@ function banner(
     grpcurl -plaintext -H "authorization: Bearer $TOKEN" ${api} shop.v1.AuthService/GetCurrentUser
 
 `;
-  const gateway = ports.gateway === undefined ? config.paymentGatewayUrl : `127.0.0.1:${ports.gateway}`;
+  const gateway = ports.gateway === undefined ? config.paymentGatewayUrl : `${host}:${ports.gateway}`;
+  const reach = isLoopback(config.host)
+    ? `for this machine only (HOST=${config.host})`
+    : `on ${config.host} (HOST), where other machines can reach it`;
   return `
-  Shop backend is running.
+  Shop backend is running ${reach}.
 
     Shop API          ${api}  (gRPC, gRPC-Web and Connect; reflection and health enabled)
     Payment gateway   ${gateway}
     Database          ${config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}/postgres` : "DATABASE_URL"}
-    Email worker      health on 127.0.0.1:${ports.worker}
+    Email worker      health on ${host}:${ports.worker}
     Emails            ${config.smtpUrl === undefined ? `development mailbox: http://${api}/mailbox  (saved in ${config.dataDir}/mail)` : "SMTP_URL"}
 
   Try it:

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 
 /**
@@ -102,6 +103,11 @@ function secret(minLength: number) {
   };
 }
 
+function ipAddress(raw: string): string {
+  if (isIP(raw) === 0) throw new Invalid(`must be an IP address, such as 127.0.0.1, 0.0.0.0 or ::, got "${raw}"`);
+  return raw;
+}
+
 function emailAddress(raw: string): string {
   if (!raw.includes("@")) throw new Invalid(`must be an email address, got "${raw}"`);
   return raw;
@@ -121,6 +127,14 @@ export const CONFIG_SCHEMA = {
       "`development`, `production` or `test`. In production, embedded defaults are refused, and each process requires the variables it uses.",
     readBy: EVERY_PROCESS,
   }),
+  host: variable({
+    name: "HOST",
+    parse: ipAddress,
+    default: "127.0.0.1",
+    meaning:
+      "Address the servers listen on. The default answers this machine only. `::` listens on every interface (IPv6 and IPv4) and `0.0.0.0` on every IPv4 one, as containers must: the image, compose.yaml and the Kubernetes manifests set `::`.",
+    readBy: SERVERS,
+  }),
   port: variable({
     name: "PORT",
     parse: port,
@@ -134,7 +148,7 @@ export const CONFIG_SCHEMA = {
     parse: port,
     default: "50052",
     meaning:
-      "Port of the MockPaymentGateway. Without `PAYMENT_GATEWAY_URL`, the shop API finds the gateway on this port of 127.0.0.1.",
+      "Port of the MockPaymentGateway. Without `PAYMENT_GATEWAY_URL`, the shop API finds the gateway on this port of this machine.",
     readBy: ["shop-dev", "shop-api", "payment-gateway"],
   }),
   workerPort: variable({

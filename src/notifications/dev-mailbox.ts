@@ -1,11 +1,11 @@
 import { readdir, readFile } from "node:fs/promises";
-import { isIP } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AddressObject, type ParsedMail, simpleParser } from "mailparser";
 import nunjucks from "nunjucks";
 import type { Logger } from "../logging/logger.js";
 import type { PageHandler } from "../rpc/cleartext-server.js";
+import { isLoopback } from "../rpc/listen-address.js";
 import { ORDER_EMAIL_KINDS, type OrderEmailKind } from "./email-jobs.js";
 import type { EmailRenderer } from "./email-templates.js";
 import { sampleEmailContext } from "./sample-order.js";
@@ -195,9 +195,4 @@ function isFromThisMachine(remoteAddress: string | undefined, host: string): boo
     .toLowerCase();
   const localName = hostname === "localhost" || hostname.endsWith(".localhost") || isLoopback(hostname);
   return localName && isLoopback(remoteAddress ?? "");
-}
-
-function isLoopback(address: string): boolean {
-  const ipv4 = address.replace(/^::ffff:/, "");
-  return address === "::1" || (isIP(ipv4) === 4 && ipv4.startsWith("127."));
 }

@@ -24,7 +24,7 @@ export async function startGateway(config: Config, databaseUrl: string, logger: 
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
     });
-    const port = await server.start(config.paymentGatewayPort);
+    const port = await server.start(config.paymentGatewayPort, config.host);
     return {
       port,
       async stop() {

@@ -171,7 +171,7 @@ export async function startWorker(
       },
     );
 
-    const port = await server.start(config.workerPort);
+    const port = await server.start(config.workerPort, config.host);
     opened.push(server);
     reportHealth();
     logger.info(

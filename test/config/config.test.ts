@@ -15,6 +15,7 @@ describe("configuration", () => {
   it("runs on embedded defaults when nothing is set", () => {
     expect(loadConfig({}, "/srv/shop")).toEqual({
       nodeEnv: "development",
+      host: "127.0.0.1",
       port: 50051,
       paymentGatewayPort: 50052,
       workerPort: 50053,
@@ -38,6 +39,7 @@ describe("configuration", () => {
     const config = loadConfig(
       {
         NODE_ENV: "production",
+        HOST: "::",
         PORT: "8080",
         PAYMENT_GATEWAY_PORT: "8081",
         WORKER_PORT: "8082",
@@ -57,6 +59,7 @@ describe("configuration", () => {
     );
     expect(config).toMatchObject({
       nodeEnv: "production",
+      host: "::",
       port: 8080,
       workerPort: 8082,
       paymentGatewayUrl: "http://payments:8081",
@@ -69,6 +72,7 @@ describe("configuration", () => {
 
   it("names every offending variable at once, without echoing secrets", () => {
     const problems = problemsOf({
+      HOST: "localhost:80",
       PORT: "http",
       PAYMENT_GATEWAY_PORT: "70000",
       DATABASE_URL: "mysql://root:hunter2@db/shop",
@@ -78,6 +82,7 @@ describe("configuration", () => {
       ADMIN_EMAIL: "admin@example.com",
     });
     expect(problems).toEqual([
+      'HOST must be an IP address, such as 127.0.0.1, 0.0.0.0 or ::, got "localhost:80"',
       'PORT must be a whole number from 0 to 65535, got "http"',
       'PAYMENT_GATEWAY_PORT must be a whole number from 0 to 65535, got "70000"',
       'DATABASE_URL must use postgres: or postgresql:, got "mysql:"',

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { connect } from "node:net";
-import { networkInterfaces, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -15,6 +15,7 @@ import { type RunningApi, startApi } from "../../src/api/start-api.js";
 import { loadConfig } from "../../src/config/config.js";
 import { type RunningWorker, startWorker } from "../../src/worker/start-worker.js";
 import { type RunningTestGateway, startTestGateway, testCard } from "../support/gateway.js";
+import { ownNetworkAddress } from "../support/network.js";
 import { uniqueSku } from "../support/products.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { testLogger } from "../support/silent-logger.js";
@@ -59,6 +60,8 @@ describe("the development mailbox, on embedded defaults", () => {
     templatesDir = mkdtempSync(join(tmpdir(), "mailbox-templates-"));
     // No SMTP_URL: the worker sends to the development sink, the API shows the mailbox.
     const config = loadConfig({
+      // Every interface: a request may then come from another machine, which the mailbox refuses.
+      HOST: "::",
       PORT: "0",
       WORKER_PORT: "0",
       DATA_DIR: dataDir,
@@ -169,12 +172,10 @@ describe("the development mailbox, on embedded defaults", () => {
     expect(rebound.body).not.toContain(orderId);
   });
 
-  it("refuses a request from another machine", async () => {
-    const ownNetworkAddress = Object.values(networkInterfaces())
-      .flat()
-      .find((address) => address?.family === "IPv4" && !address.internal)?.address;
-    if (ownNetworkAddress === undefined) return; // no network but loopback: no other machine either
-    const remote = await get(api.port, "/mailbox", { host: `${ownNetworkAddress}:${api.port}` }, ownNetworkAddress);
+  it("refuses a request from another machine, when HOST lets other machines reach it", async () => {
+    const address = ownNetworkAddress();
+    if (address === undefined) return; // no network but loopback: no other machine either
+    const remote = await get(api.port, "/mailbox", { host: `${address}:${api.port}` }, address);
     expect(remote.status).toBe(403);
     expect(remote.body).not.toContain(orderId);
   });

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePorts, isListening } from "../support/free-ports.js";
+import { freePorts, isListening } from "../support/network.js";
 import { descendantsOf, isRunning } from "../support/process-tree.js";
 import { spawnNpmScript } from "../support/spawn-deployable.js";
 import { until } from "../support/until.js";

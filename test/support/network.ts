@@ -1,4 +1,5 @@
 import net from "node:net";
+import { networkInterfaces } from "node:os";
 
 /**
  * Ports free on 127.0.0.1 right now, all different: for processes that must be told their
@@ -20,14 +21,21 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Whether anything accepts connections on 127.0.0.1:port. */
-export function isListening(port: number): Promise<boolean> {
+/** Whether anything accepts connections on port of host. */
+export function isListening(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net
-      .connect(port, "127.0.0.1", () => {
+      .connect(port, host, () => {
         socket.destroy();
         resolve(true);
       })
       .once("error", () => resolve(false));
   });
+}
+
+/** An IPv4 address of this machine other machines could use, if it has one: as near as a test gets to another machine. */
+export function ownNetworkAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((address) => address?.family === "IPv4" && !address.internal)?.address;
 }
