@@ -14,7 +14,14 @@ import { type Running, runProcess, stopInReverse } from "../process/lifecycle.js
 import { isLoopback, localUrlHost } from "../rpc/listen-address.js";
 import { startWorker } from "../worker/start-worker.js";
 
-await runProcess("shop-dev", async (config, logger) => {
+const listensOn = (config: Config) => ({
+  PORT: config.port,
+  // The built-in gateway runs only when no other is named.
+  PAYMENT_GATEWAY_PORT: config.paymentGatewayUrl === undefined ? config.paymentGatewayPort : undefined,
+  WORKER_PORT: config.workerPort,
+});
+
+await runProcess("shop-dev", listensOn, async (config, logger) => {
   const started: Running[] = [];
   const stopAll = () => stopInReverse(started);
   try {

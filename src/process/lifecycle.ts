@@ -1,6 +1,7 @@
 import { type Config, ConfigError, loadConfig, type ProcessName } from "../config/config.js";
 import { provideDatabaseServer } from "../db/database.js";
 import { createLogger, type Logger } from "../logging/logger.js";
+import { listenProblem, type Ports } from "./listen-problems.js";
 
 /**
  * Ctrl-C under `npm start` arrives twice at once: the terminal signals the whole process group,
@@ -13,14 +14,18 @@ export interface Running {
 }
 
 /**
- * Runs one deployable: validates the configuration, starts it, and on SIGTERM or SIGINT stops
- * it gracefully and exits 0. A second signal (not its echo) exits at once; a failed start exits 1.
+ * Runs one deployable: validates the configuration, checks that the ports it listens on are
+ * free, starts it, and on SIGTERM or SIGINT stops it gracefully and exits 0. A second signal
+ * (not the echo of the first) exits at once; a failed start exits 1.
  */
 export async function runProcess(
   name: ProcessName,
+  listensOn: (config: Config) => Ports,
   start: (config: Config, logger: Logger) => Promise<Running>,
 ): Promise<void> {
   const config = loadConfigOrExit(name);
+  const portProblem = await listenProblem(listensOn(config), config.host);
+  if (portProblem !== undefined) exitSaying(name, portProblem);
   const logger = createLogger({ level: config.logLevel, name });
 
   let running: Running | undefined;
@@ -77,9 +82,14 @@ export function loadConfigOrExit(name: ProcessName): Config {
     return loadConfig(process.env, process.cwd(), name);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${name}: ${error.message}\n`);
-    process.exit(1);
+    exitSaying(name, error.message);
   }
+}
+
+/** For what a person must fix before a start can work: said plainly, without a stack trace. */
+function exitSaying(name: ProcessName, problem: string): never {
+  process.stderr.write(`${name}: ${problem}\n`);
+  process.exit(1);
 }
 
 /**
