@@ -159,6 +159,23 @@ describe("the development mailbox, on embedded defaults", () => {
     await page.screenshot({ path: join(ARTIFACTS, "cancellation-preview.png"), fullPage: true });
   });
 
+  it.skipIf(browserMissing)("in Chromium, shows what is wrong with a broken template, and where", async () => {
+    const html = join(templatesDir, "order-cancellation.html.njk");
+    writeFileSync(
+      html,
+      '{% extends "layout.html.njk" %}\n{% block content %}\n<p>Refunded: {{ order.totalMinor | refund }}</p>\n{% endblock %}\n',
+    );
+    const page = await (browser as Browser).newPage({ viewport: { width: 1100, height: 700 } });
+    await page.goto(`http://127.0.0.1:${api.port}/mailbox/previews/cancellation`);
+    await expect.poll(() => page.locator("dd.problem").textContent()).toBe('unknown filter "refund"');
+    expect(await page.locator("dd.line").textContent()).toBe("3");
+    expect(await page.locator("pre.source span.at").textContent()).toBe(
+      "3  <p>Refunded: {{ order.totalMinor | refund }}</p>",
+    );
+    await page.screenshot({ path: join(ARTIFACTS, "template-error.png"), fullPage: true });
+    rmSync(html);
+  });
+
   it("sends no CORS headers, so no other web site can read it", async () => {
     const inbox = await get(api.port, "/mailbox", { origin: "https://evil.example" });
     expect(inbox.status).toBe(200);
@@ -219,16 +236,20 @@ describe("the development mailbox, on embedded defaults", () => {
     expect(html.headers["content-security-policy"]).toMatch(/^sandbox; default-src 'none'/);
   });
 
-  it("previews a template as it is on disk now: an edit shows on reload, a broken one says where", async () => {
+  it("previews a template as it is on disk now: an edit shows on reload, a broken one what and where", async () => {
     const subject = join(templatesDir, "order-confirmation.subject.njk");
     writeFileSync(subject, "Merci {{ customer.displayName }}, order {{ order.id }}");
     const edited = await get(api.port, "/mailbox/previews/confirmation");
     expect(edited.body).toContain("Merci Ada Lovelace, order 0b5f3c1e-6a2d-4c8e-9f47-3d2a1b0c9e8f");
 
-    writeFileSync(subject, "Merci {{ customer.displayName | }}");
+    writeFileSync(subject, "Merci\n{{ customer.displayName | shout }}");
     const broken = await get(api.port, "/mailbox/previews/confirmation");
     expect(broken.status).toBe(500);
-    expect(broken.body).toMatch(/order-confirmation\.subject\.njk.*Line 1/s);
+    expect(broken.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(broken.body).toContain(`<dd class="file">${subject}</dd>`);
+    expect(broken.body).toContain('<dd class="line">2</dd>');
+    expect(broken.body).toContain('<dd class="problem">unknown filter &quot;shout&quot;</dd>');
+    expect(broken.body).toContain('<span class="at">2  {{ customer.displayName | shout }}</span>');
     rmSync(subject);
   });
 });

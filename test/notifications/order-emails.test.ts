@@ -125,12 +125,62 @@ describe("customized templates", () => {
     }
   });
 
-  it("stops start-up on a broken override, naming the file and line", async () => {
+  it("stops the worker's start-up on a broken override, naming the file and its line", async () => {
     const templates = mkdtempSync(join(tmpdir(), "templates-"));
-    writeFileSync(join(templates, "order-confirmation.text.njk"), "Hello\nTotal: {{ order.totalMinor | }}\n");
+    writeFileSync(
+      join(templates, "order-confirmation.text.njk"),
+      "Hello\n\nTotal: {{ order.totalMinor | moneyy(order.currencyCode) }}\n",
+    );
     await expect(
       startWorker(workerConfig("smtp://127.0.0.1:1", templates), fixture.databaseUrl, testLogger),
-    ).rejects.toThrow(/order-confirmation\.text\.njk.*Line/s);
+    ).rejects.toThrow(
+      `email template ${join(templates, "order-confirmation.text.njk")}, line 3: unknown filter "moneyy"`,
+    );
+  });
+
+  it.each([
+    [
+      "an unknown filter, even in a branch the sample order never takes",
+      "layout.html.njk",
+      "<html>\n{% block content %}{% endblock %}\n{% if false %}\n{{ shopName | shout }}\n{% endif %}\n</html>",
+      4,
+      'unknown filter "shout"',
+    ],
+    [
+      "an undefined variable",
+      "order-cancellation.subject.njk",
+      "Cancelled\n{{ order.number }}",
+      2,
+      "{{ order.number }} outputs a value that is undefined or null",
+    ],
+    [
+      "a syntax error",
+      "order-confirmation.text.njk",
+      "Hello\nTotal: {{ order.totalMinor | }}\n",
+      2,
+      "expected symbol, got variable-end",
+    ],
+    [
+      "a filter that fails (where nunjucks would name the line of extends)",
+      "order-confirmation.html.njk",
+      '{% extends "layout.html.njk" %}\n{% block content %}\n<p>Total</p>\n<p>{{ order.totalMinor | money("EURO") }}</p>\n{% endblock %}',
+      4,
+      "the money filter failed: Invalid currency code : EURO",
+    ],
+  ])("is refused at start-up for %s: file, real line and problem", (_, name, text, line, problem) => {
+    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    writeFileSync(join(templates, name), text);
+    expect(() => createEmailRenderer({ overrideDir: templates })).toThrow(
+      expect.objectContaining({ file: join(templates, name), line, problem: expect.stringContaining(problem) }),
+    );
+  });
+
+  it("refuses an override no email uses, as a misspelt name would be", () => {
+    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    writeFileSync(join(templates, "order-confirmaton.text.njk"), "Thanks!");
+    expect(() => createEmailRenderer({ overrideDir: templates })).toThrow(
+      /order-confirmaton\.text\.njk: no email uses it; the templates it can replace are layout\.html\.njk, /,
+    );
   });
 });
 
