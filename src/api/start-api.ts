@@ -56,7 +56,7 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
         config.smtpUrl === undefined && config.nodeEnv !== "production"
           ? createDevMailbox({
               mailDir: join(config.dataDir, "mail"),
-              renderer: createEmailRenderer({ overrideDir: config.emailTemplatesDir, rereadFiles: true }),
+              renderer: createEmailRenderer(config, { rereadFiles: true }),
               logger,
             })
           : undefined,

@@ -108,6 +108,14 @@ function ipAddress(raw: string): string {
   return raw;
 }
 
+function timeZone(raw: string): string {
+  try {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: raw }).resolvedOptions().timeZone;
+  } catch {
+    throw new Invalid(`must be an IANA time zone, such as UTC or Europe/Paris, got "${raw}"`);
+  }
+}
+
 function emailAddress(raw: string): string {
   if (!raw.includes("@")) throw new Invalid(`must be an email address, got "${raw}"`);
   return raw;
@@ -208,6 +216,38 @@ export const CONFIG_SCHEMA = {
     meaning: "The password of `ADMIN_EMAIL`, at least 8 characters.",
     readBy: ["shop-dev", "shop-api"],
   }),
+  shop: {
+    name: variable({
+      name: "SHOP_NAME",
+      parse: text,
+      default: "Demo Shop",
+      meaning: "The shop's name, as its emails show it: in their header, their footer and their sender.",
+      readBy: ["shop-dev", "shop-api", "email-worker"],
+    }),
+    supportEmail: variable({
+      name: "SHOP_SUPPORT_EMAIL",
+      parse: emailAddress,
+      unset: "emails ask customers to reply to them",
+      meaning: "Where customers write with questions, named in every email.",
+      readBy: ["shop-dev", "shop-api", "email-worker"],
+      example: "help@example.com",
+    }),
+    supportUrl: variable({
+      name: "SHOP_SUPPORT_URL",
+      parse: url(["https:", "http:"]),
+      unset: "no link",
+      meaning: "A help page of the shop, linked from every email.",
+      readBy: ["shop-dev", "shop-api", "email-worker"],
+      example: "https://example.com/help",
+    }),
+    timeZone: variable({
+      name: "SHOP_TIME_ZONE",
+      parse: timeZone,
+      default: "UTC",
+      meaning: 'IANA time zone of the times in emails ("placed on 14 March 2026 at 16:09 CET"); emails name the zone.',
+      readBy: ["shop-dev", "shop-api", "email-worker"],
+    }),
+  },
   smtpUrl: variable({
     name: "SMTP_URL",
     parse: url(["smtp:", "smtps:"]),
@@ -220,9 +260,10 @@ export const CONFIG_SCHEMA = {
   mailFrom: variable({
     name: "MAIL_FROM",
     parse: text,
-    default: "Shop <orders@shop.localhost>",
+    unset: "`SHOP_NAME` at `orders@shop.localhost`",
     meaning: "Sender of every email. Use an address of a domain your mail provider has verified.",
     readBy: ["shop-dev", "email-worker"],
+    example: "Teal Mugs <orders@example.com>",
   }),
   emailTemplatesDir: variable({
     name: "EMAIL_TEMPLATES_DIR",
@@ -282,8 +323,11 @@ export const CONFIG_SCHEMA = {
 type Schema = { readonly [key: string]: Variable<unknown> | Schema };
 type ConfigOf<S> = { -readonly [K in keyof S]: S[K] extends Variable<infer T> ? T : ConfigOf<S[K]> };
 
-/** Everything the processes read from the environment, validated once at start-up. */
-export type Config = ConfigOf<typeof CONFIG_SCHEMA>;
+/**
+ * Everything the processes read from the environment, validated once at start-up. MAIL_FROM's
+ * default is made of another variable's value, so it is set after reading (see loadConfig).
+ */
+export type Config = Omit<ConfigOf<typeof CONFIG_SCHEMA>, "mailFrom"> & { mailFrom: string };
 
 /** Every variable of a schema, in order. */
 export function variablesOf(schema: Schema = CONFIG_SCHEMA): Variable<unknown>[] {
@@ -327,7 +371,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), processN
         }
       }),
     );
-  const config = read(CONFIG_SCHEMA) as Config;
+  const values = read(CONFIG_SCHEMA) as ConfigOf<typeof CONFIG_SCHEMA>;
+  const config: Config = {
+    ...values,
+    mailFrom: values.mailFrom ?? `${quoted(values.shop.name)} <orders@shop.localhost>`,
+  };
 
   const isSet = (name: string) => (env[name]?.trim() ?? "") !== "";
   if (isSet("ADMIN_EMAIL") !== isSet("ADMIN_PASSWORD")) {
@@ -340,4 +388,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), processN
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** A display name as an email header may hold it, whatever punctuation the shop's name has. */
+function quoted(name: string): string {
+  return `"${name.replace(/["\\]/g, "\\$&")}"`;
 }

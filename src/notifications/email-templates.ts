@@ -2,7 +2,9 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import nunjucks from "nunjucks";
+import type { Config } from "../config/config.js";
 import type { OrderView } from "../orders/order-records.js";
+import { brandName } from "../shared/card-numbers.js";
 import { ORDER_EMAIL_KINDS, type OrderEmailKind } from "./email-jobs.js";
 import { sampleEmailContext } from "./sample-order.js";
 
@@ -15,7 +17,10 @@ export interface RenderedEmail {
   text: string;
 }
 
-/** What every order email template sees, besides `shopName`. */
+/** The shop as its emails present it, and the time zone of their times. */
+export type EmailSettings = Pick<Config, "emailTemplatesDir" | "shop">;
+
+/** What every order email template sees, besides `shop` (name, supportEmail, supportUrl). */
 export interface OrderEmailContext {
   order: OrderView;
   customer: { displayName: string };
@@ -44,7 +49,7 @@ export class TemplateError extends Error {
 
 /**
  * Renders `order-<kind>.{subject,html,text}.njk`. A template of the same name in
- * `overrideDir` replaces the built-in one; the rest fall back. HTML is autoescaped (a product
+ * `emailTemplatesDir` replaces the built-in one; the rest fall back. HTML is autoescaped (a product
  * named `<script>` is shown, not run); subject and text are plain text and are not.
  *
  * Every email is rendered here, on the sample order, with an undefined variable and an unknown
@@ -53,13 +58,17 @@ export class TemplateError extends Error {
  * reads the files again and checks them the same way: template previews show an edit, or
  * what is wrong with it, on the next reload.
  */
-export function createEmailRenderer(
-  options: { overrideDir?: string; shopName?: string; rereadFiles?: boolean } = {},
-): EmailRenderer {
-  const searchPath = options.overrideDir ? [options.overrideDir, BUILT_IN_DIR] : [BUILT_IN_DIR];
+export function createEmailRenderer(settings: EmailSettings, options: { rereadFiles?: boolean } = {}): EmailRenderer {
+  const overrideDir = settings.emailTemplatesDir;
+  const searchPath = overrideDir ? [overrideDir, BUILT_IN_DIR] : [BUILT_IN_DIR];
   const noCache = options.rereadFiles ?? false;
-  const html = environment(searchPath, true, noCache);
-  const plain = environment(searchPath, false, noCache);
+  const html = environment(searchPath, true, noCache, settings.shop.timeZone);
+  const plain = environment(searchPath, false, noCache, settings.shop.timeZone);
+  const shop = {
+    name: settings.shop.name,
+    supportEmail: settings.shop.supportEmail,
+    supportUrl: settings.shop.supportUrl,
+  };
   /** Every template read so far, by path, as last read. */
   const sources = new Map<string, string>();
   /** The templates read by the render under way: every one, with rereadFiles; else only new ones. */
@@ -73,7 +82,7 @@ export function createEmailRenderer(
 
   function render(kind: OrderEmailKind, context: OrderEmailContext): RenderedEmail {
     readNow.clear();
-    const full = { shopName: options.shopName ?? "Shop", ...context };
+    const full = { shop, ...context };
     let parts: string[] | undefined;
     let failure: unknown;
     try {
@@ -86,13 +95,13 @@ export function createEmailRenderer(
     for (const file of readNow) unknownFilter(file, sources.get(file) ?? "", html);
     if (failure !== undefined) throw templateError(failure, sources);
     const [subject = "", htmlBody = "", text = ""] = parts ?? [];
-    return { subject: subject.trim().replace(/\s+/g, " "), html: htmlBody, text };
+    return { subject: subject.trim().replace(/\s+/g, " "), html: htmlBody, text: `${text.trimEnd()}\n` };
   }
 
   for (const kind of ORDER_EMAIL_KINDS) render(kind, sampleEmailContext());
-  if (options.overrideDir) {
-    for (const name of readdirSync(options.overrideDir).filter((file) => file.endsWith(".njk"))) {
-      const file = join(options.overrideDir, name);
+  if (overrideDir) {
+    for (const name of readdirSync(overrideDir).filter((file) => file.endsWith(".njk"))) {
+      const file = join(overrideDir, name);
       if (!sources.has(file)) {
         const builtIn = readdirSync(BUILT_IN_DIR).join(", ");
         throw new TemplateError(file, undefined, `no email uses it; the templates it can replace are ${builtIn}`, "");
@@ -102,15 +111,24 @@ export function createEmailRenderer(
   return { render };
 }
 
-function environment(searchPath: string[], autoescape: boolean, noCache: boolean): nunjucks.Environment {
+function environment(searchPath: string[], autoescape: boolean, noCache: boolean, timeZone: string) {
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(searchPath, { noCache }), {
     autoescape,
     throwOnUndefined: true,
   });
+  // A time means nothing to a customer without its zone: "14 March 2026 at 16:09 CET".
+  const dates = new Intl.DateTimeFormat("en-GB", {
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "short",
+    timeZone,
+  });
   addFilter(env, "money", formatMoney);
-  addFilter(env, "date", (value: Date) =>
-    new Intl.DateTimeFormat("en-GB", { dateStyle: "long", timeStyle: "short", timeZone: "UTC" }).format(value),
-  );
+  addFilter(env, "date", (value: Date) => dates.format(value));
+  addFilter(env, "cardBrand", brandName);
   return env;
 }
 

@@ -47,7 +47,7 @@ export async function startWorker(
   tuning: Partial<WorkerTuning> = {},
 ): Promise<RunningWorker> {
   const { deadPoolCheckMs, lockGraceMs } = { ...DEFAULT_TUNING, ...tuning };
-  const renderer = createEmailRenderer({ overrideDir: config.emailTemplatesDir });
+  const renderer = createEmailRenderer(config);
   const opened: Running[] = [];
   const closeOpened = () => stopInReverse(opened);
   try {

@@ -23,7 +23,9 @@ describe("configuration", () => {
       databaseUrl: undefined,
       dataDir: "/srv/shop/.data",
       smtpUrl: undefined,
-      mailFrom: "Shop <orders@shop.localhost>",
+      shop: { name: "Demo Shop", supportEmail: undefined, supportUrl: undefined, timeZone: "UTC" },
+      mailFrom: '"Demo Shop" <orders@shop.localhost>',
+
       jwtSecret: undefined,
       adminEmail: undefined,
       adminPassword: undefined,
@@ -80,6 +82,7 @@ describe("configuration", () => {
       LOG_LEVEL: "loud",
       JWT_SECRET: "short",
       ADMIN_EMAIL: "admin@example.com",
+      SHOP_TIME_ZONE: "Mars/Olympus",
     });
     expect(problems).toEqual([
       'HOST must be an IP address, such as 127.0.0.1, 0.0.0.0 or ::, got "localhost:80"',
@@ -87,6 +90,7 @@ describe("configuration", () => {
       'PAYMENT_GATEWAY_PORT must be a whole number from 0 to 65535, got "70000"',
       'DATABASE_URL must use postgres: or postgresql:, got "mysql:"',
       "JWT_SECRET must be at least 32 characters long",
+      'SHOP_TIME_ZONE must be an IANA time zone, such as UTC or Europe/Paris, got "Mars/Olympus"',
       "SMTP_URL must be a URL (smtp: or smtps://...), got an unparseable value",
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
       "ADMIN_EMAIL and ADMIN_PASSWORD must be set together",

@@ -69,6 +69,10 @@ describe("the development mailbox, on embedded defaults", () => {
       EMAIL_TEMPLATES_DIR: templatesDir,
       ADMIN_EMAIL: "admin@mailbox.test",
       ADMIN_PASSWORD: "mailbox admin password",
+      SHOP_NAME: "Teal Mugs & Co",
+      SHOP_SUPPORT_EMAIL: "help@teal.example",
+      SHOP_SUPPORT_URL: "https://teal.example/help",
+      SHOP_TIME_ZONE: "Europe/Paris",
     });
     api = await startApi(config, database.url, testLogger);
     worker = await startWorker(config, database.url, testLogger);
@@ -127,7 +131,7 @@ describe("the development mailbox, on embedded defaults", () => {
   });
 
   it.skipIf(browserMissing)(
-    "in Chromium, lists the confirmation and shows it as the customer sees it, the product's <script> as text",
+    "in Chromium, lists the confirmation and shows it as the customer sees it: from the shop, its <script> as text",
     async () => {
       const page = await (browser as Browser).newPage({ viewport: { width: 1100, height: 1200 } });
       const dialogs: string[] = [];
@@ -136,28 +140,44 @@ describe("the development mailbox, on embedded defaults", () => {
       await page.getByRole("link", { name: `Your order ${orderId} is confirmed` }).click();
 
       await expect.poll(() => page.locator("dl.headers").textContent()).toContain("grace@mailbox.test");
+      expect(await page.locator("dl.headers").textContent()).toContain('"Teal Mugs & Co" <orders@shop.localhost>');
       const email = page.frameLocator("iframe.email");
       await email.getByText(`Thank you for your order ${orderId}`).waitFor();
+      expect(await email.locator("header").textContent()).toBe("Teal Mugs & Co");
       const shown = await email.locator("body").textContent();
       expect(shown).toContain("Hi Grace Hopper");
       expect(shown).toContain('<script>document.title = "pwned"</script> Desk lamp');
+      expect(shown).toMatch(/placed on \d{1,2} \w+ \d{4} at \d\d:\d\d CES?T\./);
       expect(shown).toMatch(/Total\s*€69\.00/);
-      expect(await page.locator("pre.text").textContent()).toContain("Total: €69.00");
+      expect(shown).toContain("Paid with Visa ending in 4242.");
+      expect(await email.getByRole("link", { name: "help@teal.example" }).getAttribute("href")).toBe(
+        "mailto:help@teal.example",
+      );
+      const text = await page.locator("pre.text").textContent();
+      expect(text).toContain("Total: €69.00");
+      expect(text).toContain("Paid with Visa ending in 4242.");
       expect(await email.locator("script").count()).toBe(0);
       expect(dialogs).toEqual([]);
       await page.screenshot({ path: join(ARTIFACTS, "confirmation.png"), fullPage: true });
     },
   );
 
-  it.skipIf(browserMissing)("in Chromium, previews every template on sample data", async () => {
-    const page = await (browser as Browser).newPage({ viewport: { width: 1100, height: 1200 } });
-    await page.goto(`http://127.0.0.1:${api.port}/mailbox`);
-    await page.getByRole("link", { name: "Order cancellation" }).click();
-    const email = page.frameLocator("iframe.email");
-    await email.getByText("Your order 0b5f3c1e-6a2d-4c8e-9f47-3d2a1b0c9e8f is cancelled").waitFor();
-    expect(await email.locator("body").textContent()).toContain("T-shirt <b>bold</b> & co");
-    await page.screenshot({ path: join(ARTIFACTS, "cancellation-preview.png"), fullPage: true });
-  });
+  it.skipIf(browserMissing)(
+    "in Chromium, previews every template on sample data, totals in the text part",
+    async () => {
+      const page = await (browser as Browser).newPage({ viewport: { width: 1100, height: 1200 } });
+      await page.goto(`http://127.0.0.1:${api.port}/mailbox`);
+      await page.getByRole("link", { name: "Order cancellation" }).click();
+      const email = page.frameLocator("iframe.email");
+      await email.getByText("Your order 0b5f3c1e-6a2d-4c8e-9f47-3d2a1b0c9e8f is cancelled").waitFor();
+      expect(await email.locator("body").textContent()).toContain("T-shirt <b>bold</b> & co");
+      expect(await email.locator("body").textContent()).toContain("refunded €47.40 to your Visa ending in 4242");
+      const text = await page.locator("pre.text").textContent();
+      expect(text).toContain("- Teal mug (MUG-TEAL): 2 x €12.50 = €25.00\n");
+      expect(text).toContain("Subtotal: €47.40\nTotal: €47.40\n");
+      await page.screenshot({ path: join(ARTIFACTS, "cancellation-preview.png"), fullPage: true });
+    },
+  );
 
   it.skipIf(browserMissing)("in Chromium, shows what is wrong with a broken template, and where", async () => {
     const html = join(templatesDir, "order-cancellation.html.njk");

@@ -6,6 +6,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../gen/shop/v1/order_service_pb.js";
 import { loadConfig } from "../../src/config/config.js";
+import { ORDER_EMAIL_KINDS, type OrderEmailKind } from "../../src/notifications/email-jobs.js";
 import { createEmailRenderer } from "../../src/notifications/email-templates.js";
 import { createOrderEmails, EmailBeingSent, type OrderEmails } from "../../src/notifications/order-emails.js";
 import { sampleEmailContext } from "../../src/notifications/sample-order.js";
@@ -57,8 +58,65 @@ describe("confirmation emails", () => {
     expect(mail.messageId).toBe(`<order-confirmation-${order?.id}@shop.test>`);
     expect(mail.text).toContain(`<script>alert(1)</script> Mug (${mug.sku}): 2 x €12.50 = €25.00`);
     expect(mail.text).toContain("Total: €25.00");
+    expect(mail.text).toContain(`Paid with Visa ending in 4242.`);
     expect(mail.html).toContain("&lt;script&gt;alert(1)&lt;/script&gt; Mug");
     expect(mail.html).not.toContain("<script>");
+  });
+});
+
+describe("emails a shop would send", () => {
+  const config = loadConfig({
+    SHOP_NAME: "Teal Mugs & Co",
+    SHOP_SUPPORT_EMAIL: "help@teal.example",
+    SHOP_SUPPORT_URL: "https://teal.example/help",
+    SHOP_TIME_ZONE: "Europe/Paris",
+  });
+  const renderer = createEmailRenderer(config);
+  const render = (kind: OrderEmailKind, card = { brand: "visa", last4: "4242" }) => {
+    const context = sampleEmailContext();
+    return renderer.render(kind, { ...context, order: { ...context.order, card } });
+  };
+
+  it("come from the shop, by its name", () => {
+    expect(config.mailFrom).toBe('"Teal Mugs & Co" <orders@shop.localhost>');
+  });
+
+  it.each(ORDER_EMAIL_KINDS)("%s: name the shop and where to ask questions, in both parts", (kind) => {
+    const { html, text } = render(kind);
+    expect(html).toContain(">Teal Mugs &amp; Co</header>");
+    expect(html).toContain('<a href="mailto:help@teal.example"');
+    expect(html).toContain('<a href="https://teal.example/help"');
+    expect(text).toMatch(
+      /\nTeal Mugs & Co\nQuestions\? Write to help@teal\.example, or visit https:\/\/teal\.example\/help\.\n$/,
+    );
+  });
+
+  it.each(ORDER_EMAIL_KINDS)("%s: name the card's network as customers know it", (kind) => {
+    expect(render(kind).text).toMatch(/(with|your) Visa ending in 4242/);
+    expect(render(kind, { brand: "mastercard", last4: "4444" }).html).toMatch(/(with|your) Mastercard ending in 4444/);
+    expect(render(kind, { brand: "unknown", last4: "0000" }).text).toMatch(/(with|your) card ending in 0000/);
+  });
+
+  it("give times in the shop's time zone, and name the zone", () => {
+    // The sample order was placed at 15:09 UTC, in winter: 16:09 in Paris.
+    for (const part of ["html", "text"] as const) {
+      expect(render("confirmation")[part]).toContain("placed on 14 March 2026 at 16:09 CET");
+    }
+  });
+
+  it.each(ORDER_EMAIL_KINDS)(
+    "%s: list every line with its total, then the subtotal and total, in the text part too",
+    (kind) => {
+      const { text } = render(kind);
+      expect(text).toContain("- Teal mug (MUG-TEAL): 2 x €12.50 = €25.00\n");
+      expect(text).toContain("\nSubtotal: €47.40\nTotal: €47.40\n");
+    },
+  );
+
+  it("without support details, ask customers to reply", () => {
+    const { text, html } = createEmailRenderer(loadConfig({})).render("confirmation", sampleEmailContext());
+    expect(text).toMatch(/\nDemo Shop\nQuestions\? Just reply to this email\.\n$/);
+    expect(html).toContain("Questions? Just reply to this email.");
   });
 });
 
@@ -114,9 +172,9 @@ describe("customized templates", () => {
     const templates = mkdtempSync(join(tmpdir(), "templates-"));
     writeFileSync(
       join(templates, "layout.html.njk"),
-      '<html><body class="brand">{% block header %}{{ shopName }}{% endblock %}<main>{% block content %}{% endblock %}</main></body></html>',
+      '<html><body class="brand">{% block header %}{{ shop.name }}{% endblock %}<main>{% block content %}{% endblock %}</main></body></html>',
     );
-    const renderer = createEmailRenderer({ overrideDir: templates, shopName: "Teal Shop" });
+    const renderer = createEmailRenderer(loadConfig({ EMAIL_TEMPLATES_DIR: templates, SHOP_NAME: "Teal Shop" }));
     for (const kind of ["confirmation", "cancellation"] as const) {
       const { html } = renderer.render(kind, sampleEmailContext());
       expect(html).toMatch(/^<html><body class="brand">Teal Shop<main>/);
@@ -142,7 +200,7 @@ describe("customized templates", () => {
     [
       "an unknown filter, even in a branch the sample order never takes",
       "layout.html.njk",
-      "<html>\n{% block content %}{% endblock %}\n{% if false %}\n{{ shopName | shout }}\n{% endif %}\n</html>",
+      "<html>\n{% block content %}{% endblock %}\n{% if false %}\n{{ shop.name | shout }}\n{% endif %}\n</html>",
       4,
       'unknown filter "shout"',
     ],
@@ -170,7 +228,7 @@ describe("customized templates", () => {
   ])("is refused at start-up for %s: file, real line and problem", (_, name, text, line, problem) => {
     const templates = mkdtempSync(join(tmpdir(), "templates-"));
     writeFileSync(join(templates, name), text);
-    expect(() => createEmailRenderer({ overrideDir: templates })).toThrow(
+    expect(() => createEmailRenderer(loadConfig({ EMAIL_TEMPLATES_DIR: templates }))).toThrow(
       expect.objectContaining({ file: join(templates, name), line, problem: expect.stringContaining(problem) }),
     );
   });
@@ -178,8 +236,8 @@ describe("customized templates", () => {
   it("refuses an override no email uses, as a misspelt name would be", () => {
     const templates = mkdtempSync(join(tmpdir(), "templates-"));
     writeFileSync(join(templates, "order-confirmaton.text.njk"), "Thanks!");
-    expect(() => createEmailRenderer({ overrideDir: templates })).toThrow(
-      /order-confirmaton\.text\.njk: no email uses it; the templates it can replace are layout\.html\.njk, /,
+    expect(() => createEmailRenderer(loadConfig({ EMAIL_TEMPLATES_DIR: templates }))).toThrow(
+      /order-confirmaton\.text\.njk: no email uses it; the templates it can replace are .*order-confirmation\.text\.njk/,
     );
   });
 });
@@ -196,7 +254,7 @@ describe("a job that runs twice", () => {
       em: fixture.api.orm.em,
       lockPool,
       transport: nodemailer.createTransport(smtp.url),
-      renderer: createEmailRenderer(),
+      renderer: createEmailRenderer(loadConfig({})),
       mailFrom: "Test Shop <orders@shop.test>",
       logger: testLogger,
     });
@@ -227,7 +285,7 @@ describe("a job that runs twice", () => {
       em: fixture.api.orm.em,
       lockPool,
       transport: nodemailer.createTransport(holding.url),
-      renderer: createEmailRenderer(),
+      renderer: createEmailRenderer(loadConfig({})),
       mailFrom: "Test Shop <orders@shop.test>",
       logger: testLogger,
     });
