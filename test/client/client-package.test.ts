@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ListeningApi, startApiServer } from "../support/rpc-server.js";
+import { temporaryDirectory } from "../support/temp-dirs.js";
 
 const run = promisify(execFile);
 const root = JSON.parse(readFileSync("package.json", "utf8"));
@@ -20,7 +20,7 @@ describe("the client package, installed from its tarball into another project", 
   let project: string;
   let api: ListeningApi;
   beforeAll(async () => {
-    project = mkdtempSync(join(tmpdir(), "client-package-"));
+    project = temporaryDirectory("client-package");
     await run("npm", ["run", "--silent", "build:client"]);
     const { stdout } = await run("npm", ["pack", "--silent", "./client", "--pack-destination", project]);
     writeFileSync(
@@ -37,7 +37,6 @@ describe("the client package, installed from its tarball into another project", 
   }, 180_000);
   afterAll(async () => {
     await api?.stop();
-    rmSync(project, { recursive: true, force: true });
   });
 
   it("declares as peers the runtime it was generated for, at that version or a later one of the same major", () => {

@@ -1,8 +1,7 @@
 import { once } from "node:events";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -19,6 +18,7 @@ import { ownNetworkAddress } from "../support/network.js";
 import { uniqueSku } from "../support/products.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { testLogger } from "../support/silent-logger.js";
+import { temporaryDirectory } from "../support/temp-dirs.js";
 import { until } from "../support/until.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -56,8 +56,8 @@ describe("the development mailbox, on embedded defaults", () => {
   beforeAll(async () => {
     database = await createScratchDatabase("dev_mailbox");
     gateway = await startTestGateway({}, { databaseUrl: database.url });
-    dataDir = mkdtempSync(join(tmpdir(), "mailbox-"));
-    templatesDir = mkdtempSync(join(tmpdir(), "mailbox-templates-"));
+    dataDir = temporaryDirectory("mailbox");
+    templatesDir = temporaryDirectory("mailbox-templates");
     // No SMTP_URL: the worker sends to the development sink, the API shows the mailbox.
     const config = loadConfig({
       // Every interface: a request may then come from another machine, which the mailbox refuses.

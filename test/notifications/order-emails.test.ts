@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import nodemailer from "nodemailer";
 import pg from "pg";
@@ -16,6 +15,7 @@ import { useOrderApi } from "../support/order-fixture.js";
 import { createProduct } from "../support/products.js";
 import { testLogger } from "../support/silent-logger.js";
 import { type SmtpCatcher, startSmtpCatcher } from "../support/smtp-catcher.js";
+import { temporaryDirectory } from "../support/temp-dirs.js";
 import { until } from "../support/until.js";
 import { createUser } from "../support/users.js";
 
@@ -24,7 +24,7 @@ function workerConfig(smtpUrl: string, templatesDir?: string) {
     SMTP_URL: smtpUrl,
     MAIL_FROM: "Test Shop <orders@shop.test>",
     WORKER_PORT: "0",
-    DATA_DIR: mkdtempSync(join(tmpdir(), "worker-")),
+    DATA_DIR: temporaryDirectory("worker"),
     ...(templatesDir && { EMAIL_TEMPLATES_DIR: templatesDir }),
   });
 }
@@ -151,7 +151,7 @@ describe("customized templates", () => {
   const fixture = useOrderApi({}, { ownDatabase: "emails_templates" });
 
   it("uses an override by file name and the built-in templates for the rest", async () => {
-    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    const templates = temporaryDirectory("templates");
     writeFileSync(
       join(templates, "order-confirmation.subject.njk"),
       "Thanks {{ customer.displayName }}! Order {{ order.id }}",
@@ -169,7 +169,7 @@ describe("customized templates", () => {
   });
 
   it("restyles every email from an overridden layout alone", () => {
-    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    const templates = temporaryDirectory("templates");
     writeFileSync(
       join(templates, "layout.html.njk"),
       '<html><body class="brand">{% block header %}{{ shop.name }}{% endblock %}<main>{% block content %}{% endblock %}</main></body></html>',
@@ -184,7 +184,7 @@ describe("customized templates", () => {
   });
 
   it("stops the worker's start-up on a broken override, naming the file and its line", async () => {
-    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    const templates = temporaryDirectory("templates");
     writeFileSync(
       join(templates, "order-confirmation.text.njk"),
       "Hello\n\nTotal: {{ order.totalMinor | moneyy(order.currencyCode) }}\n",
@@ -226,7 +226,7 @@ describe("customized templates", () => {
       "the money filter failed: Invalid currency code : EURO",
     ],
   ])("is refused at start-up for %s: file, real line and problem", (_, name, text, line, problem) => {
-    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    const templates = temporaryDirectory("templates");
     writeFileSync(join(templates, name), text);
     expect(() => createEmailRenderer(loadConfig({ EMAIL_TEMPLATES_DIR: templates }))).toThrow(
       expect.objectContaining({ file: join(templates, name), line, problem: expect.stringContaining(problem) }),
@@ -234,7 +234,7 @@ describe("customized templates", () => {
   });
 
   it("refuses an override no email uses, as a misspelt name would be", () => {
-    const templates = mkdtempSync(join(tmpdir(), "templates-"));
+    const templates = temporaryDirectory("templates");
     writeFileSync(join(templates, "order-confirmaton.text.njk"), "Thanks!");
     expect(() => createEmailRenderer(loadConfig({ EMAIL_TEMPLATES_DIR: templates }))).toThrow(
       /order-confirmaton\.text\.njk: no email uses it; the templates it can replace are .*order-confirmation\.text\.njk/,

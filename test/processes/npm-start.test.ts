@@ -1,10 +1,8 @@
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePorts, isListening } from "../support/network.js";
 import { descendantsOf, isRunning } from "../support/process-tree.js";
 import { spawnNpmScript } from "../support/spawn-deployable.js";
+import { temporaryDirectory } from "../support/temp-dirs.js";
 import { until } from "../support/until.js";
 
 describe("npm start, stopped through npm", () => {
@@ -12,12 +10,10 @@ describe("npm start, stopped through npm", () => {
   /** Every process a test started, so that a failed test leaves none behind. */
   const seen: number[] = [];
   beforeAll(() => {
-    dataDir = mkdtempSync(join(tmpdir(), "npm-start-"));
-    chmodSync(dataDir, 0o755); // as root, the embedded server runs as the postgres user
+    dataDir = temporaryDirectory("npm-start");
   });
   afterAll(() => {
     for (const pid of seen.filter(isRunning)) process.kill(pid, "SIGKILL");
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** `npm start` on embedded defaults, up: npm, and every process under it. */

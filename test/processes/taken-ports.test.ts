@@ -1,11 +1,10 @@
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePorts } from "../support/network.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { spawnDeployable, spawnNpmScript } from "../support/spawn-deployable.js";
+import { temporaryDirectory } from "../support/temp-dirs.js";
 
 const LIKELY_CAUSE = "another `npm start` (or one of its servers) is probably running.";
 
@@ -22,17 +21,10 @@ describe("ports already in use, as another npm start holds them", () => {
     cleanups.push(() => new Promise((resolve) => squatter.close(resolve)));
   }
 
-  function emptyDataDir(): string {
-    const dir = mkdtempSync(join(tmpdir(), "taken-ports-"));
-    chmodSync(dir, 0o755);
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  }
-
   it("npm start refuses in one line naming the variable and the likely cause, before creating anything", async () => {
     const [port, gatewayPort, workerPort] = await freePorts(3);
     await takePort(workerPort as number);
-    const dataDir = emptyDataDir();
+    const dataDir = temporaryDirectory("taken-ports");
     const npm = spawnNpmScript("start", {
       DATA_DIR: dataDir,
       PORT: String(port),
@@ -52,7 +44,7 @@ describe("ports already in use, as another npm start holds them", () => {
     for (const port of ports) await takePort(port);
     const [port, gatewayPort, workerPort] = ports;
     const dev = spawnDeployable("dev", {
-      DATA_DIR: emptyDataDir(),
+      DATA_DIR: temporaryDirectory("taken-ports"),
       PORT: String(port),
       PAYMENT_GATEWAY_PORT: String(gatewayPort),
       WORKER_PORT: String(workerPort),
@@ -65,7 +57,7 @@ describe("ports already in use, as another npm start holds them", () => {
   });
 
   it("a HOST that is not this machine's is named as such", async () => {
-    const dev = spawnDeployable("dev", { DATA_DIR: emptyDataDir(), HOST: "192.0.2.1" }); // TEST-NET-1: nobody's
+    const dev = spawnDeployable("dev", { DATA_DIR: temporaryDirectory("taken-ports"), HOST: "192.0.2.1" }); // TEST-NET-1: nobody's
     expect(await dev.exited).toBe(1);
     expect(dev.stderr()).toBe(
       "shop-dev: HOST 192.0.2.1 is not an address of this machine: use 127.0.0.1 (this machine only) or :: (every interface).\n",

@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
@@ -14,6 +11,7 @@ import { type OrderFixture, useOrderApi } from "../support/order-fixture.js";
 import { testLogger } from "../support/silent-logger.js";
 import { type SmtpCatcher, startSmtpCatcher } from "../support/smtp-catcher.js";
 import { spawnDeployable } from "../support/spawn-deployable.js";
+import { temporaryDirectory } from "../support/temp-dirs.js";
 import { until } from "../support/until.js";
 import { createUser } from "../support/users.js";
 
@@ -26,7 +24,7 @@ function startTestWorker(databaseUrl: string, smtpUrl: string, tuning: Partial<W
     SMTP_URL: smtpUrl,
     MAIL_FROM,
     WORKER_PORT: "0",
-    DATA_DIR: mkdtempSync(join(tmpdir(), "worker-")),
+    DATA_DIR: temporaryDirectory("worker"),
   });
   return startWorker(config, databaseUrl, testLogger, tuning);
 }
