@@ -2,11 +2,10 @@
 
 import { provideDatabaseServer } from "../db/database.js";
 import { openShopDatabase } from "../db/shop-database.js";
-import { createLogger } from "../logging/logger.js";
-import { loadConfigOrExit } from "../process/lifecycle.js";
+import { loadConfigOrExit, processLogger } from "../process/lifecycle.js";
 
 const config = loadConfigOrExit("migrate");
-const logger = createLogger({ level: config.logLevel, name: "migrate" });
+const logger = processLogger("migrate", config);
 const database = await provideDatabaseServer(config, logger);
 try {
   const orm = await openShopDatabase(database.databaseUrl, logger);

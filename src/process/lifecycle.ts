@@ -26,7 +26,7 @@ export async function runProcess(
   const config = loadConfigOrExit(name);
   const portProblem = await listenProblem(listensOn(config), config.host);
   if (portProblem !== undefined) exitSaying(name, portProblem);
-  const logger = createLogger({ level: config.logLevel, name });
+  const logger = processLogger(name, config);
 
   let running: Running | undefined;
   /** When the first SIGTERM or SIGINT came; unset while running. */
@@ -84,6 +84,15 @@ export function loadConfigOrExit(name: ProcessName): Config {
     if (!(error instanceof ConfigError)) throw error;
     exitSaying(name, error.message);
   }
+}
+
+/** JSON lines, but for a person at a terminal in development: the same lines, made readable. */
+export function processLogger(name: ProcessName, config: Config): Logger {
+  return createLogger({
+    level: config.logLevel,
+    name,
+    pretty: config.nodeEnv === "development" && process.stdout.isTTY === true,
+  });
 }
 
 /** For what a person must fix before a start can work: said plainly, without a stack trace. */
