@@ -1,4 +1,8 @@
 import { join } from "node:path";
+import type { FileRegistry } from "@bufbuild/protobuf";
+import { AuthService } from "../../gen/shop/v1/auth_service_pb.js";
+import { InventoryService } from "../../gen/shop/v1/inventory_service_pb.js";
+import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
 import { createAccessTokens } from "../auth/access-tokens.js";
 import { createAccounts } from "../auth/accounts.js";
 import { resolveJwtSecret } from "../auth/jwt-secret.js";
@@ -11,9 +15,11 @@ import { createOrders } from "../orders/orders.js";
 import { createPaymentGatewayClient } from "../orders/payment-gateway-client.js";
 import { startRecoveryLoop } from "../orders/recovery-loop.js";
 import type { Running } from "../process/lifecycle.js";
+import type { PageHandler } from "../rpc/cleartext-server.js";
 import { localUrlHost } from "../rpc/listen-address.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { buildApiServer } from "./api-server.js";
+import { createLandingPage } from "./landing-page.js";
 
 const RECOVERY_INTERVAL_MS = 15_000;
 
@@ -44,22 +50,15 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
       }),
       logger,
     });
+    const descriptors = loadDescriptorRegistry();
     const server = buildApiServer({
       em: orm.em,
       accessTokens,
       orders,
-      descriptors: loadDescriptorRegistry(),
+      descriptors,
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
-      // Without SMTP_URL the emails go to the development sink, and are shown here.
-      pages:
-        config.smtpUrl === undefined && config.nodeEnv !== "production"
-          ? createDevMailbox({
-              mailDir: join(config.dataDir, "mail"),
-              renderer: createEmailRenderer(config, { rereadFiles: true }),
-              logger,
-            })
-          : undefined,
+      pages: config.nodeEnv === "production" ? undefined : developmentPages(config, descriptors, logger),
     });
     const port = await server.start(config.port, config.host);
     const recovery = startRecoveryLoop(orders, {
@@ -79,4 +78,26 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
     await orm.close(true);
     throw error;
   }
+}
+
+/**
+ * What a person developing on the API finds on its port with a browser: the landing page at /,
+ * and without SMTP_URL, where emails go to the development sink, the mailbox showing them.
+ */
+function developmentPages(config: Config, descriptors: FileRegistry, logger: Logger): PageHandler {
+  const mailbox =
+    config.smtpUrl === undefined
+      ? createDevMailbox({
+          mailDir: join(config.dataDir, "mail"),
+          renderer: createEmailRenderer(config, { rereadFiles: true }),
+          logger,
+        })
+      : undefined;
+  const landing = createLandingPage({
+    descriptors,
+    services: [AuthService.typeName, InventoryService.typeName, OrderService.typeName],
+    shopName: config.shop.name,
+    mailbox: mailbox !== undefined,
+  });
+  return (req, res) => landing(req, res) || (mailbox?.(req, res) ?? false);
 }

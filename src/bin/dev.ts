@@ -81,6 +81,7 @@ function banner(
   return `
   Shop backend is running ${reach}.
 
+    In a browser      http://${api}/  (the services, their calls, links to the mailbox and Buf Studio)
     Shop API          ${api}  (gRPC, gRPC-Web and Connect; reflection and health enabled)
     Payment gateway   ${gateway}
     Database          ${config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}/postgres` : "DATABASE_URL"}

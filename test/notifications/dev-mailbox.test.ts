@@ -136,7 +136,10 @@ describe("the development mailbox, on embedded defaults", () => {
       const page = await (browser as Browser).newPage({ viewport: { width: 1100, height: 1200 } });
       const dialogs: string[] = [];
       page.on("dialog", (dialog) => dialogs.push(dialog.message()));
-      await page.goto(`http://127.0.0.1:${api.port}/mailbox`);
+      // Where a newcomer starts: the API's address in a browser.
+      await page.goto(`http://127.0.0.1:${api.port}/`);
+      await page.screenshot({ path: join(ARTIFACTS, "landing-page.png"), fullPage: true });
+      await page.getByRole("link", { name: /^Development mailbox/ }).click();
       await page.getByRole("link", { name: `Your order ${orderId} is confirmed` }).click();
 
       await expect.poll(() => page.locator("dl.headers").textContent()).toContain("grace@mailbox.test");
