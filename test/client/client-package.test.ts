@@ -60,7 +60,7 @@ describe("the client package, installed from its tarball into another project", 
   });
 
   it.each([
-    ["README.md", [/status: 1/, /^\[\]$|'[^']+: \d+ available'/m, /^NotFound NOT_FOUND [0-9a-f-]{36}$/m]],
+    ["docs/calling-it.md", [/status: 1/, /^\[\]$|'[^']+: \d+ available'/m, /^NotFound NOT_FOUND [0-9a-f-]{36}$/m]],
     ["client/README.md", [/placeOrder.*getOrder.*listOrders.*cancelOrder/]],
   ])(
     "runs the TypeScript of %s, compiled there with tsc, on plain node against a real server",
