@@ -334,8 +334,9 @@ export function variablesOf(schema: Schema = CONFIG_SCHEMA): Variable<unknown>[]
   return Object.values(schema).flatMap((entry) => (isVariable(entry) ? [entry] : variablesOf(entry)));
 }
 
+/** A group may hold a variable under the key `name` (shop.name): a variable is told by its parser. */
 function isVariable(entry: Variable<unknown> | Schema): entry is Variable<unknown> {
-  return typeof entry.name === "string";
+  return typeof entry.parse === "function";
 }
 
 /** Thrown with every offending variable at once, so one restart fixes them all. */
