@@ -42,7 +42,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-ENV NODE_ENV=production
+# HOST: every interface, IPv6 and IPv4, so that other containers, the runtime's port mapping
+# and probes reach the servers (outside containers they listen on 127.0.0.1 by default).
+ENV NODE_ENV=production HOST=::
 # Root owns the application, so the process cannot change it; nothing is written at run time
 # in production (the database, mail and secrets all come from the environment).
 COPY --from=dependencies /app/node_modules node_modules

@@ -28,6 +28,8 @@ function done(where: string, how: string): void {
 
 /** The deployables the image runs by name, from its entrypoint; each has src/bin/<name>.ts. */
 const DEPLOYABLES = readDeployables();
+/** Listening on these, a server in a container answers what is outside it. */
+const EVERY_INTERFACE = ["::", "0.0.0.0"];
 /** The variable each long-running deployable takes its port from. */
 const PORT_VARIABLES: Record<string, string> = {
   api: "PORT",
@@ -80,6 +82,12 @@ function checkCompose(file: string): void {
     if (!DEPLOYABLES.includes(deployable)) report(file, `${name} runs "${deployable}", which the image does not know`);
     const portVariable = PORT_VARIABLES[deployable];
     if (portVariable === undefined) continue;
+    if (!EVERY_INTERFACE.includes(service.environment?.HOST)) {
+      report(
+        file,
+        `${name} does not set HOST to every interface (${EVERY_INTERFACE.join(" or ")}): nothing could reach it`,
+      );
+    }
     const port = service.environment?.[portVariable];
     const checked = service.healthcheck?.test?.at(-1);
     if (port === undefined || checked !== port) {
@@ -228,6 +236,12 @@ function checkInvariants(dir: string, manifests: Manifest[], options: { secretsP
         }
       }
       if (workload.kind !== "Deployment") continue;
+      if (!EVERY_INTERFACE.includes(config.HOST)) {
+        report(
+          where,
+          `HOST is not every interface (${EVERY_INTERFACE.join(" or ")}): probes and Services could not reach it`,
+        );
+      }
       const port = Number(config[PORT_VARIABLES[deployable] ?? ""]);
       for (const probe of ["startupProbe", "livenessProbe"]) {
         if (container[probe]?.grpc?.port !== port) report(where, `${probe} is not a gRPC probe of port ${port}`);

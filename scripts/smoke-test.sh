@@ -49,10 +49,9 @@ curl -fsS "http://127.0.0.1:$port/mailbox" | grep -q 'Template previews' \
   || { cat "$log"; echo "smoke: the development mailbox page is not served" >&2; exit 1; }
 echo "smoke: development mailbox at http://127.0.0.1:$port/mailbox"
 
-# SIGTERM to the server process, as a container runtime or process manager sends it;
-# npm start then exits with the server's own exit code.
-server=$(pgrep -g "$group" -f '^node .*src/bin/dev.ts' | head -n 1)
-kill -TERM "$server"
+# SIGTERM to npm, as a process manager sends it to what it started: npm hands it on to the
+# server, which npm's shell has become (exec), and exits with the server's own exit code.
+kill -TERM "$group"
 status=0
 wait "$group" || status=$?
 if [ "$status" -ne 0 ]; then cat "$log"; echo "smoke: npm start exited with $status after SIGTERM" >&2; exit 1; fi

@@ -5,7 +5,9 @@
 # pulled image against the local PostgreSQL: migrations, then the payment gateway, the shop API
 # and the email worker. It checks that the image's own healthcheck and `buf curl` see each
 # SERVING, that a customer can place an order the gateway charges (place-test-order.sh), that
-# the API runs as the image's non-root user under tini, and that SIGTERM stops each with exit 0.
+# the worker delivers its confirmation email to a real SMTP server (scripts/lib/smtp-sink.ts),
+# that the API runs as the image's non-root user under tini, and that SIGTERM stops each with
+# exit 0.
 #
 #   scripts/test-container.sh                          fails if this machine cannot run it
 #   CONTAINER_TEST=auto scripts/test-container.sh      skips, exit 0, if it cannot (CI)
@@ -256,6 +258,17 @@ uncompressed=$(buildah images --format '{{.Size}}' "$image_id")
 end "pulled $reference"
 
 begin run
+# The mail server the worker sends to, on this machine: what it receives tells that the email
+# worker in the image did its job, not only that it reports SERVING.
+node --import tsx scripts/lib/smtp-sink.ts >"$tmp/smtp.log" 2>&1 &
+pids+=("$!")
+smtp_url=""
+for _ in $(seq 1 50); do
+  smtp_url=$(head -n 1 "$tmp/smtp.log")
+  [[ "$smtp_url" == smtp://* ]] && break
+  sleep 0.1
+done
+[[ "$smtp_url" == smtp://* ]] || fail "the SMTP sink did not start: $(cat "$tmp/smtp.log")"
 database="order_backend_container_test_${run_id//-/_}"
 psql -q "$admin_url" -c "create database \"$database\"" >/dev/null
 api_port=$(free_port)
@@ -265,11 +278,11 @@ admin_email="admin-$run_id@example.com"
 admin_password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 # As `docker run -e` would pass them. buildah's chroot isolation has no PID namespace, so tini
 # is not PID 1 here: TINI_SUBREAPER lets it reap orphans anyway (and keeps it from warning).
-# Nothing listens on SMTP_URL: the worker's confirmation email is not part of this test.
 environment=(
   -e "DATABASE_URL=${admin_url%/*}/$database"
   -e "JWT_SECRET=$(head -c 36 /dev/urandom | base64)"
-  -e "SMTP_URL=smtp://127.0.0.1:2525"
+  -e "SMTP_URL=$smtp_url"
+  -e "SHOP_NAME=Container Test Shop"
   -e "PORT=$api_port"
   -e "PAYMENT_GATEWAY_PORT=$gateway_port"
   -e "PAYMENT_GATEWAY_URL=http://127.0.0.1:$gateway_port"
@@ -338,6 +351,21 @@ for port in "$api_port" "$gateway_port" "$worker_port"; do
 done
 order=$(scripts/place-test-order.sh "http://127.0.0.1:$api_port" "$admin_email" "$admin_password") ||
   fail "no order could be placed through the API"
+read -r _ order_id _ buyer _ <<<"$order"
+buyer=${buyer%:}
+email=""
+for _ in $(seq 1 300); do
+  email=$(grep -F "<order-confirmation-$order_id@" "$tmp/smtp.log" || true)
+  [ -n "$email" ] && break
+  sleep 0.1
+done
+[ -n "$email" ] || {
+  tail -n 20 "$tmp/worker.log"
+  fail "the worker sent no confirmation of order $order_id within 30 s"
+}
+[ "$(json to <<<"$email")" = "$buyer" ] || fail "the confirmation went to $(json to <<<"$email"), not $buyer"
+json from <<<"$email" | grep -qF "Container Test Shop" || fail "the confirmation is not from SHOP_NAME: $(json from <<<"$email")"
+json text <<<"$email" | grep -q '^Total: €25\.00$' || fail "the confirmation's text has no total: $(json text <<<"$email")"
 
 api_node=$(process_in_tree "$api_pid" "node /app/dist/src/bin/api.js")
 [ -n "$api_node" ] || fail "no 'node /app/dist/src/bin/api.js' process under the API's buildah run"
@@ -346,7 +374,7 @@ node_uid=$(awk '/^Uid:/ { print $2 }' "/proc/$api_node/status")
 tini=$(awk '/^PPid:/ { print $2 }' "/proc/$api_node/status")
 [ "$(tr '\0' ' ' <"/proc/$tini/cmdline")" = "${entrypoint[*]} ${command[*]} " ] ||
   fail "the API's parent is not the image's entrypoint: $(tr '\0' ' ' <"/proc/$tini/cmdline")"
-end "health SERVING (buf curl); $order; node runs as uid $node_uid under tini"
+end "health SERVING (buf curl); $order; its confirmation emailed to $buyer; node runs as uid $node_uid under tini"
 
 begin stop
 # SIGTERM to the container's entrypoint, as `docker stop` sends it to PID 1; tini hands it on.

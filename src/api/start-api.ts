@@ -1,4 +1,8 @@
 import { join } from "node:path";
+import type { FileRegistry } from "@bufbuild/protobuf";
+import { AuthService } from "../../gen/shop/v1/auth_service_pb.js";
+import { InventoryService } from "../../gen/shop/v1/inventory_service_pb.js";
+import { OrderService } from "../../gen/shop/v1/order_service_pb.js";
 import { createAccessTokens } from "../auth/access-tokens.js";
 import { createAccounts } from "../auth/accounts.js";
 import { resolveJwtSecret } from "../auth/jwt-secret.js";
@@ -11,9 +15,12 @@ import { createOrders } from "../orders/orders.js";
 import { createPaymentGatewayClient } from "../orders/payment-gateway-client.js";
 import { startRecoveryLoop } from "../orders/recovery-loop.js";
 import type { Running } from "../process/lifecycle.js";
+import type { PageHandler } from "../rpc/cleartext-server.js";
+import { localUrlHost } from "../rpc/listen-address.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { openShopDatabase } from "../shop-database/shop-database.js";
 import { buildApiServer } from "./api-server.js";
+import { createLandingPage } from "./landing-page.js";
 
 const RECOVERY_INTERVAL_MS = 15_000;
 
@@ -23,7 +30,7 @@ export interface RunningApi extends Running {
 
 /**
  * Migrates the shop database, creates or updates the configured admin, then serves the
- * public API on config.port.
+ * public API on config.host and config.port.
  */
 export async function startApi(config: Config, databaseUrl: string, logger: Logger): Promise<RunningApi> {
   const orm = await openShopDatabase(databaseUrl, logger);
@@ -39,29 +46,22 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
     const orders = createOrders({
       em: orm.em,
       gateway: createPaymentGatewayClient({
-        baseUrl: config.paymentGatewayUrl ?? `http://127.0.0.1:${config.paymentGatewayPort}`,
+        baseUrl: config.paymentGatewayUrl ?? `http://${localUrlHost(config.host)}:${config.paymentGatewayPort}`,
         logger,
       }),
       logger,
     });
+    const descriptors = loadDescriptorRegistry();
     const server = buildApiServer({
       em: orm.em,
       accessTokens,
       orders,
-      descriptors: loadDescriptorRegistry(),
+      descriptors,
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
-      // Without SMTP_URL the emails go to the development sink, and are shown here.
-      pages:
-        config.smtpUrl === undefined && config.nodeEnv !== "production"
-          ? createDevMailbox({
-              mailDir: join(config.dataDir, "mail"),
-              renderer: createEmailRenderer({ overrideDir: config.emailTemplatesDir, rereadFiles: true }),
-              logger,
-            })
-          : undefined,
+      pages: config.nodeEnv === "production" ? undefined : developmentPages(config, descriptors, logger),
     });
-    const port = await server.start(config.port);
+    const port = await server.start(config.port, config.host);
     const database = watchDatabase(orm.em, (up) => server.health.setDependency("database", up), logger);
     const recovery = startRecoveryLoop(orders, {
       intervalMs: RECOVERY_INTERVAL_MS,
@@ -81,4 +81,26 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
     await orm.close(true);
     throw error;
   }
+}
+
+/**
+ * What a person developing on the API finds on its port with a browser: the landing page at /,
+ * and without SMTP_URL, where emails go to the development sink, the mailbox showing them.
+ */
+function developmentPages(config: Config, descriptors: FileRegistry, logger: Logger): PageHandler {
+  const mailbox =
+    config.smtpUrl === undefined
+      ? createDevMailbox({
+          mailDir: join(config.dataDir, "mail"),
+          renderer: createEmailRenderer(config, { rereadFiles: true }),
+          logger,
+        })
+      : undefined;
+  const landing = createLandingPage({
+    descriptors,
+    services: [AuthService.typeName, InventoryService.typeName, OrderService.typeName],
+    shopName: config.shop.name,
+    mailbox: mailbox !== undefined,
+  });
+  return (req, res) => landing(req, res) || (mailbox?.(req, res) ?? false);
 }

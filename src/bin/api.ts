@@ -2,6 +2,8 @@
 import { startApi } from "../api/start-api.js";
 import { runProcess, startOnDatabase } from "../process/lifecycle.js";
 
-await runProcess("shop-api", (config, logger) =>
-  startOnDatabase(config, logger, (databaseUrl) => startApi(config, databaseUrl, logger)),
+await runProcess(
+  "shop-api",
+  (config) => ({ PORT: config.port }),
+  (config, logger) => startOnDatabase(config, logger, (databaseUrl) => startApi(config, databaseUrl, logger)),
 );

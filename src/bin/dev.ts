@@ -10,10 +10,18 @@ import { provideDatabaseServer } from "../db/database.js";
 import { seedDemoCatalogue } from "../inventory/demo-catalogue.js";
 import { startGateway } from "../payment-gateway/start-gateway.js";
 import { type Running, runProcess, stopInReverse } from "../process/lifecycle.js";
+import { isLoopback, localUrlHost } from "../rpc/listen-address.js";
 import { openShopDatabase } from "../shop-database/shop-database.js";
 import { startWorker } from "../worker/start-worker.js";
 
-await runProcess("shop-dev", async (config, logger) => {
+const listensOn = (config: Config) => ({
+  PORT: config.port,
+  // The built-in gateway runs only when no other is named.
+  PAYMENT_GATEWAY_PORT: config.paymentGatewayUrl === undefined ? config.paymentGatewayPort : undefined,
+  WORKER_PORT: config.workerPort,
+});
+
+await runProcess("shop-dev", listensOn, async (config, logger) => {
   const started: Running[] = [];
   const stopAll = () => stopInReverse(started);
   try {
@@ -55,7 +63,8 @@ function banner(
   ports: { api: number; gateway: number | undefined; worker: number },
   admin: { email: string | undefined; password: string | undefined },
 ): string {
-  const api = `127.0.0.1:${ports.api}`;
+  const host = localUrlHost(config.host);
+  const api = `${host}:${ports.api}`;
   const login = `{"email": "${admin.email}", "password": "${admin.password}"}`;
   const adminLines =
     admin.email === undefined
@@ -65,14 +74,18 @@ function banner(
     grpcurl -plaintext -H "authorization: Bearer $TOKEN" ${api} shop.v1.AuthService/GetCurrentUser
 
 `;
-  const gateway = ports.gateway === undefined ? config.paymentGatewayUrl : `127.0.0.1:${ports.gateway}`;
+  const gateway = ports.gateway === undefined ? config.paymentGatewayUrl : `${host}:${ports.gateway}`;
+  const reach = isLoopback(config.host)
+    ? `for this machine only (HOST=${config.host})`
+    : `on ${config.host} (HOST), where other machines can reach it`;
   return `
-  Shop backend is running.
+  Shop backend is running ${reach}.
 
+    In a browser      http://${api}/  (the services, their calls, links to the mailbox and Buf Studio)
     Shop API          ${api}  (gRPC, gRPC-Web and Connect; reflection and health enabled)
     Payment gateway   ${gateway}
     Database          ${config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}/postgres` : "DATABASE_URL"}
-    Email worker      health on 127.0.0.1:${ports.worker}
+    Email worker      health on ${host}:${ports.worker}
     Emails            ${config.smtpUrl === undefined ? `development mailbox: http://${api}/mailbox  (saved in ${config.dataDir}/mail)` : "SMTP_URL"}
 
   Try it:

@@ -1,12 +1,11 @@
 /** Applies pending migrations and exits: `npm run migrate`, or a deployment's migration job. */
 
 import { provideDatabaseServer } from "../db/database.js";
-import { createLogger } from "../logging/logger.js";
-import { loadConfigOrExit } from "../process/lifecycle.js";
+import { loadConfigOrExit, processLogger } from "../process/lifecycle.js";
 import { openShopDatabase } from "../shop-database/shop-database.js";
 
 const config = loadConfigOrExit("migrate");
-const logger = createLogger({ level: config.logLevel, name: "migrate" });
+const logger = processLogger("migrate", config);
 const database = await provideDatabaseServer(config, logger);
 try {
   const orm = await openShopDatabase(database.databaseUrl, logger);

@@ -2,6 +2,8 @@
 import { startGateway } from "../payment-gateway/start-gateway.js";
 import { runProcess, startOnDatabase } from "../process/lifecycle.js";
 
-await runProcess("payment-gateway", (config, logger) =>
-  startOnDatabase(config, logger, (databaseUrl) => startGateway(config, databaseUrl, logger)),
+await runProcess(
+  "payment-gateway",
+  (config) => ({ PAYMENT_GATEWAY_PORT: config.paymentGatewayPort }),
+  (config, logger) => startOnDatabase(config, logger, (databaseUrl) => startGateway(config, databaseUrl, logger)),
 );

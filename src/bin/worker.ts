@@ -3,6 +3,8 @@
 import { runProcess, startOnDatabase } from "../process/lifecycle.js";
 import { startWorker } from "../worker/start-worker.js";
 
-await runProcess("email-worker", (config, logger) =>
-  startOnDatabase(config, logger, (databaseUrl) => startWorker(config, databaseUrl, logger)),
+await runProcess(
+  "email-worker",
+  (config) => ({ WORKER_PORT: config.workerPort }),
+  (config, logger) => startOnDatabase(config, logger, (databaseUrl) => startWorker(config, databaseUrl, logger)),
 );

@@ -1,34 +1,342 @@
+import { isIP } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+/**
+ * The processes this project runs. Each reads only its variables, and in production needs only
+ * what it uses: the payment gateway signs no tokens and the worker checks none, only the worker
+ * sends mail, and only the all-in-one `npm start` runs a gateway of its own.
+ */
+export const PROCESSES = {
+  "shop-dev": "`npm start`",
+  "shop-api": "shop API",
+  "payment-gateway": "payment gateway",
+  "email-worker": "email worker",
+  migrate: "`migrate`",
+  "email-jobs": "`email-jobs`",
+} as const;
 
-/** Everything the processes read from the environment, validated once at start-up. */
-export interface Config {
-  nodeEnv: "development" | "production" | "test";
-  port: number;
-  paymentGatewayPort: number;
-  /** Where the email worker answers gRPC health. */
-  workerPort: number;
-  /** Unset: the all-in-one process starts the built-in gateway on paymentGatewayPort. */
-  paymentGatewayUrl: string | undefined;
-  /** Unset: an embedded PostgreSQL under dataDir. */
-  databaseUrl: string | undefined;
-  /** Absolute path. */
-  dataDir: string;
-  /** Unset: the built-in development SMTP sink. */
-  smtpUrl: string | undefined;
-  mailFrom: string;
-  /** Unset outside production: a development secret generated and kept under dataDir. */
-  jwtSecret: string | undefined;
-  adminEmail: string | undefined;
-  adminPassword: string | undefined;
-  emailTemplatesDir: string | undefined;
-  logLevel: LogLevel;
-  shutdownGraceMs: number;
-  /** How long an order may stay PENDING_PAYMENT before recovery asks the gateway about it. */
-  orderPendingTimeoutMs: number;
-  /** The MockPaymentGateway's injected faults; none unless asked for. */
-  paymentFaults: { latencyMs: number; failureRate: number; hangCharges: boolean };
+export type ProcessName = keyof typeof PROCESSES;
+
+const EVERY_PROCESS = Object.keys(PROCESSES) as ProcessName[];
+/** The processes that serve on a port and stop gracefully. */
+const SERVERS: ProcessName[] = ["shop-dev", "shop-api", "payment-gateway", "email-worker"];
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const NODE_ENVS = ["development", "production", "test"] as const;
+
+/** One environment variable: how it is read, its default, what it means, and who reads it. */
+export interface Variable<T> {
+  readonly name: string;
+  /** Reads a value that is set; throws Invalid saying what is wrong with it. */
+  readonly parse: (raw: string, cwd: string) => T;
+  /** The value unset means, as one would write it; read like a set value. */
+  readonly default?: string;
+  /** What unset means, for a variable with no default value. */
+  readonly unset?: string;
+  /** One or two sentences for the documentation. */
+  readonly meaning: string;
+  readonly readBy: readonly ProcessName[];
+  /** The processes that refuse to start without it when NODE_ENV=production. */
+  readonly requiredInProductionBy?: readonly ProcessName[];
+  /** For .env.example, when unset is the default: a value one might set. */
+  readonly example?: string;
+}
+
+interface VariableSpec<T> extends Omit<Variable<T>, "default" | "unset"> {}
+
+function variable<T>(spec: VariableSpec<T> & { default: string }): Variable<T>;
+function variable<T>(spec: VariableSpec<T> & { unset: string }): Variable<T | undefined>;
+function variable<T>(spec: Variable<T>): Variable<T> {
+  return spec;
+}
+
+/** What a value is wrong with, said after the variable's name. */
+class Invalid extends Error {}
+
+const text = (raw: string) => raw;
+
+function integer(min: number, max: number) {
+  return (raw: string) => {
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      throw new Invalid(`must be a whole number from ${min} to ${max}, got "${raw}"`);
+    }
+    return value;
+  };
+}
+
+const port = integer(0, 65_535);
+
+function fraction(raw: string): number {
+  if (!/^\d*\.?\d+$/.test(raw) || Number(raw) > 1) throw new Invalid(`must be a number from 0 to 1, got "${raw}"`);
+  return Number(raw);
+}
+
+function oneOf<T extends string>(allowed: readonly T[]) {
+  return (raw: string): T => {
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    throw new Invalid(`must be one of ${allowed.join(", ")}, got "${raw}"`);
+  };
+}
+
+const flag = (raw: string) => oneOf(["true", "false"])(raw) === "true";
+
+/** Never echoes the value: a URL may hold a password. */
+function url(protocols: readonly string[]) {
+  return (raw: string) => {
+    const parsed = URL.parse(raw);
+    if (parsed === null) throw new Invalid(`must be a URL (${protocols.join(" or ")}//...), got an unparseable value`);
+    if (!protocols.includes(parsed.protocol))
+      throw new Invalid(`must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
+    return raw;
+  };
+}
+
+const path = (raw: string, cwd: string) => (isAbsolute(raw) ? raw : resolve(cwd, raw));
+
+/** Never echoes the value: it is a secret. */
+function secret(minLength: number) {
+  return (raw: string) => {
+    if (raw.length < minLength) throw new Invalid(`must be at least ${minLength} characters long`);
+    return raw;
+  };
+}
+
+function ipAddress(raw: string): string {
+  if (isIP(raw) === 0) throw new Invalid(`must be an IP address, such as 127.0.0.1, 0.0.0.0 or ::, got "${raw}"`);
+  return raw;
+}
+
+function timeZone(raw: string): string {
+  try {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: raw }).resolvedOptions().timeZone;
+  } catch {
+    throw new Invalid(`must be an IANA time zone, such as UTC or Europe/Paris, got "${raw}"`);
+  }
+}
+
+function emailAddress(raw: string): string {
+  if (!raw.includes("@")) throw new Invalid(`must be an email address, got "${raw}"`);
+  return raw;
+}
+
+/**
+ * Every variable the processes read, in the order the documentation lists them. Adding one here
+ * is all it takes for it to be read, validated, typed in Config and documented: run
+ * `npm run docs:config` to regenerate docs/configuration.md and .env.example.
+ */
+export const CONFIG_SCHEMA = {
+  nodeEnv: variable({
+    name: "NODE_ENV",
+    parse: oneOf(NODE_ENVS),
+    default: "development",
+    meaning:
+      "`development`, `production` or `test`. In production, embedded defaults are refused, and each process requires the variables it uses.",
+    readBy: EVERY_PROCESS,
+  }),
+  host: variable({
+    name: "HOST",
+    parse: ipAddress,
+    default: "127.0.0.1",
+    meaning:
+      "Address the servers listen on. The default answers this machine only. `::` listens on every interface (IPv6 and IPv4) and `0.0.0.0` on every IPv4 one, as containers must: the image, compose.yaml and the Kubernetes manifests set `::`.",
+    readBy: SERVERS,
+  }),
+  port: variable({
+    name: "PORT",
+    parse: port,
+    default: "50051",
+    meaning:
+      "Port of the shop API, for every protocol (gRPC, gRPC-Web, Connect) and the development pages. 0: any free port.",
+    readBy: ["shop-dev", "shop-api"],
+  }),
+  paymentGatewayPort: variable({
+    name: "PAYMENT_GATEWAY_PORT",
+    parse: port,
+    default: "50052",
+    meaning:
+      "Port of the MockPaymentGateway. Without `PAYMENT_GATEWAY_URL`, the shop API finds the gateway on this port of this machine.",
+    readBy: ["shop-dev", "shop-api", "payment-gateway"],
+  }),
+  workerPort: variable({
+    name: "WORKER_PORT",
+    parse: port,
+    default: "50053",
+    meaning: "Port where the email worker answers gRPC health. Replicas on one host need one each.",
+    readBy: ["shop-dev", "email-worker"],
+  }),
+  paymentGatewayUrl: variable({
+    name: "PAYMENT_GATEWAY_URL",
+    parse: url(["http:", "https:"]),
+    unset: "`npm start` runs the built-in gateway on `PAYMENT_GATEWAY_PORT`",
+    meaning: "URL of the payment gateway the shop API charges cards through.",
+    readBy: ["shop-dev", "shop-api"],
+    requiredInProductionBy: ["shop-api"],
+    example: "http://payment-gateway:50052",
+  }),
+  databaseUrl: variable({
+    name: "DATABASE_URL",
+    parse: url(["postgres:", "postgresql:"]),
+    unset: "an embedded PostgreSQL under `DATA_DIR/postgres`",
+    meaning:
+      "`postgres://` URL of the shop database, read whole: add `?sslmode=verify-full` for TLS. The gateway keeps its own `payment` schema there.",
+    readBy: EVERY_PROCESS,
+    requiredInProductionBy: EVERY_PROCESS,
+    example: "postgres://shop:secret@127.0.0.1:5432/shop",
+  }),
+  dataDir: variable({
+    name: "DATA_DIR",
+    parse: path,
+    default: ".data",
+    meaning:
+      "Where embedded defaults keep their state: the database, the development JWT secret and admin password, the emails of the development mailbox.",
+    readBy: SERVERS.concat("migrate"),
+  }),
+  jwtSecret: variable({
+    name: "JWT_SECRET",
+    parse: secret(32),
+    unset: "a development secret generated and kept under `DATA_DIR`",
+    meaning: "Secret that signs access tokens (HS256), at least 32 characters. Replicas of the shop API share it.",
+    readBy: ["shop-dev", "shop-api"],
+    requiredInProductionBy: ["shop-dev", "shop-api"],
+  }),
+  adminEmail: variable({
+    name: "ADMIN_EMAIL",
+    parse: emailAddress,
+    unset: "no admin account, except `admin@shop.localhost` when `npm start` runs on embedded defaults",
+    meaning: "An admin account created, or its password and role reset, at start-up. Set it with `ADMIN_PASSWORD`.",
+    readBy: ["shop-dev", "shop-api"],
+    example: "admin@example.com",
+  }),
+  adminPassword: variable({
+    name: "ADMIN_PASSWORD",
+    parse: secret(8),
+    unset: "see `ADMIN_EMAIL`",
+    meaning: "The password of `ADMIN_EMAIL`, at least 8 characters.",
+    readBy: ["shop-dev", "shop-api"],
+  }),
+  shop: {
+    name: variable({
+      name: "SHOP_NAME",
+      parse: text,
+      default: "Demo Shop",
+      meaning: "The shop's name, as its emails show it: in their header, their footer and their sender.",
+      readBy: ["shop-dev", "shop-api", "email-worker"],
+    }),
+    supportEmail: variable({
+      name: "SHOP_SUPPORT_EMAIL",
+      parse: emailAddress,
+      unset: "emails ask customers to reply to them",
+      meaning: "Where customers write with questions, named in every email.",
+      readBy: ["shop-dev", "shop-api", "email-worker"],
+      example: "help@example.com",
+    }),
+    supportUrl: variable({
+      name: "SHOP_SUPPORT_URL",
+      parse: url(["https:", "http:"]),
+      unset: "no link",
+      meaning: "A help page of the shop, linked from every email.",
+      readBy: ["shop-dev", "shop-api", "email-worker"],
+      example: "https://example.com/help",
+    }),
+    timeZone: variable({
+      name: "SHOP_TIME_ZONE",
+      parse: timeZone,
+      default: "UTC",
+      meaning: 'IANA time zone of the times in emails ("placed on 14 March 2026 at 16:09 CET"); emails name the zone.',
+      readBy: ["shop-dev", "shop-api", "email-worker"],
+    }),
+  },
+  smtpUrl: variable({
+    name: "SMTP_URL",
+    parse: url(["smtp:", "smtps:"]),
+    unset: "a development SMTP server, whose emails the shop API shows at `/mailbox`",
+    meaning: "`smtp://` or `smtps://` URL of the mail server, with its credentials.",
+    readBy: ["shop-dev", "shop-api", "email-worker"],
+    requiredInProductionBy: ["shop-dev", "email-worker"],
+    example: "smtps://user:password@smtp.example.com:465",
+  }),
+  mailFrom: variable({
+    name: "MAIL_FROM",
+    parse: text,
+    unset: "`SHOP_NAME` at `orders@shop.localhost`",
+    meaning: "Sender of every email. Use an address of a domain your mail provider has verified.",
+    readBy: ["shop-dev", "email-worker"],
+    example: "Teal Mugs <orders@example.com>",
+  }),
+  emailTemplatesDir: variable({
+    name: "EMAIL_TEMPLATES_DIR",
+    parse: path,
+    unset: "the built-in templates",
+    meaning: "A folder of email templates, each replacing the built-in template of the same file name.",
+    readBy: ["shop-dev", "shop-api", "email-worker"],
+    example: "./my-templates",
+  }),
+  logLevel: variable({
+    name: "LOG_LEVEL",
+    parse: oneOf(LOG_LEVELS),
+    default: "info",
+    meaning: "`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.",
+    readBy: EVERY_PROCESS,
+  }),
+  shutdownGraceMs: variable({
+    name: "SHUTDOWN_GRACE_MS",
+    parse: integer(0, 600_000),
+    default: "10000",
+    meaning: "After SIGTERM, how long in-flight calls may run before they are cut off, in milliseconds.",
+    readBy: SERVERS,
+  }),
+  orderPendingTimeoutMs: variable({
+    name: "ORDER_PENDING_TIMEOUT_MS",
+    parse: integer(0, 86_400_000),
+    default: "60000",
+    meaning:
+      "How long an order may stay pending before the recovery loop asks the gateway what happened, in milliseconds.",
+    readBy: ["shop-dev", "shop-api"],
+  }),
+  paymentFaults: {
+    latencyMs: variable({
+      name: "PAYMENT_GATEWAY_FAULT_LATENCY_MS",
+      parse: integer(0, 600_000),
+      default: "0",
+      meaning: "Fault injection: the MockPaymentGateway answers this many milliseconds late, after doing the work.",
+      readBy: ["shop-dev", "payment-gateway"],
+    }),
+    failureRate: variable({
+      name: "PAYMENT_GATEWAY_FAULT_FAILURE_RATE",
+      parse: fraction,
+      default: "0",
+      meaning: "Fault injection: the share of calls (0 to 1) the MockPaymentGateway answers `UNAVAILABLE`.",
+      readBy: ["shop-dev", "payment-gateway"],
+    }),
+    hangCharges: variable({
+      name: "PAYMENT_GATEWAY_FAULT_HANG",
+      parse: flag,
+      default: "false",
+      meaning: "Fault injection: `true` makes the MockPaymentGateway's charges never answer.",
+      readBy: ["shop-dev", "payment-gateway"],
+    }),
+  },
+};
+
+type Schema = { readonly [key: string]: Variable<unknown> | Schema };
+type ConfigOf<S> = { -readonly [K in keyof S]: S[K] extends Variable<infer T> ? T : ConfigOf<S[K]> };
+
+/**
+ * Everything the processes read from the environment, validated once at start-up. MAIL_FROM's
+ * default is made of another variable's value, so it is set after reading (see loadConfig).
+ */
+export type Config = Omit<ConfigOf<typeof CONFIG_SCHEMA>, "mailFrom"> & { mailFrom: string };
+
+/** Every variable of a schema, in order. */
+export function variablesOf(schema: Schema = CONFIG_SCHEMA): Variable<unknown>[] {
+  return Object.values(schema).flatMap((entry) => (isVariable(entry) ? [entry] : variablesOf(entry)));
+}
+
+/** A group may hold a variable under the key `name` (shop.name): a variable is told by its parser. */
+function isVariable(entry: Variable<unknown> | Schema): entry is Variable<unknown> {
+  return typeof entry.parse === "function";
 }
 
 /** Thrown with every offending variable at once, so one restart fixes them all. */
@@ -41,81 +349,41 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/**
- * What each process needs set in production, where embedded defaults are refused: the
- * payment gateway signs no tokens and the worker checks none, only the worker sends mail, and
- * only the all-in-one `npm start` runs a gateway of its own.
- */
-const PRODUCTION_REQUIREMENTS = {
-  "shop-api": ["DATABASE_URL", "JWT_SECRET", "PAYMENT_GATEWAY_URL"],
-  "payment-gateway": ["DATABASE_URL"],
-  "email-worker": ["DATABASE_URL", "SMTP_URL"],
-  "shop-dev": ["DATABASE_URL", "JWT_SECRET", "SMTP_URL"],
-  migrate: ["DATABASE_URL"],
-  "email-jobs": ["DATABASE_URL"],
-} as const;
-
-/** The processes this project runs, each with its own needs (PRODUCTION_REQUIREMENTS). */
-export type ProcessName = keyof typeof PRODUCTION_REQUIREMENTS;
-
-const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-const NODE_ENVS = ["development", "production", "test"] as const;
-const MIN_JWT_SECRET_LENGTH = 32;
-
 export function loadConfig(env: Env = process.env, cwd = process.cwd(), processName: ProcessName = "shop-dev"): Config {
   const problems: string[] = [];
-  const read = new EnvReader(env, problems);
-
-  const nodeEnv = read.oneOf("NODE_ENV", NODE_ENVS, "development");
+  const production = env.NODE_ENV?.trim() === "production";
+  const read = (schema: Schema): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(schema).map(([key, entry]) => {
+        if (!isVariable(entry)) return [key, read(entry)];
+        // Empty counts as unset, as it does for most tools that read the environment.
+        const raw = env[entry.name]?.trim() || undefined;
+        if (raw === undefined && production && entry.requiredInProductionBy?.includes(processName)) {
+          // Embedded defaults keep data on the container's disk and mail in a sink: not for production.
+          problems.push(`${entry.name} is required when NODE_ENV=production`);
+        }
+        const given = raw ?? entry.default;
+        try {
+          return [key, given === undefined ? undefined : entry.parse(given, cwd)];
+        } catch (error) {
+          if (!(error instanceof Invalid)) throw error;
+          problems.push(`${entry.name} ${error.message}`);
+          return [key, undefined];
+        }
+      }),
+    );
+  const values = read(CONFIG_SCHEMA) as ConfigOf<typeof CONFIG_SCHEMA>;
   const config: Config = {
-    nodeEnv,
-    port: read.port("PORT", 50051),
-    paymentGatewayPort: read.port("PAYMENT_GATEWAY_PORT", 50052),
-    workerPort: read.port("WORKER_PORT", 50053),
-    paymentGatewayUrl: read.url("PAYMENT_GATEWAY_URL", ["http:", "https:"]),
-    databaseUrl: read.url("DATABASE_URL", ["postgres:", "postgresql:"]),
-    dataDir: absolute(read.text("DATA_DIR") ?? ".data", cwd),
-    smtpUrl: read.url("SMTP_URL", ["smtp:", "smtps:"]),
-    mailFrom: read.text("MAIL_FROM") ?? "Shop <orders@shop.localhost>",
-    jwtSecret: read.text("JWT_SECRET"),
-    adminEmail: read.text("ADMIN_EMAIL"),
-    adminPassword: read.text("ADMIN_PASSWORD"),
-    emailTemplatesDir: optionalAbsolute(read.text("EMAIL_TEMPLATES_DIR"), cwd),
-    logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
-    shutdownGraceMs: read.integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
-    orderPendingTimeoutMs: read.integer("ORDER_PENDING_TIMEOUT_MS", 60_000, 0, 86_400_000),
-    paymentFaults: {
-      latencyMs: read.integer("PAYMENT_GATEWAY_FAULT_LATENCY_MS", 0, 0, 600_000),
-      failureRate: read.fraction("PAYMENT_GATEWAY_FAULT_FAILURE_RATE", 0),
-      hangCharges: read.oneOf("PAYMENT_GATEWAY_FAULT_HANG", ["true", "false"], "false") === "true",
-    },
+    ...values,
+    mailFrom: values.mailFrom ?? `${quoted(values.shop.name)} <orders@shop.localhost>`,
   };
 
-  if (config.jwtSecret !== undefined && config.jwtSecret.length < MIN_JWT_SECRET_LENGTH) {
-    problems.push(`JWT_SECRET must be at least ${MIN_JWT_SECRET_LENGTH} characters long`);
-  }
-  if (nodeEnv === "production") {
-    // Embedded defaults keep data on the container's disk and mail in a sink: not for production.
-    const set = {
-      DATABASE_URL: config.databaseUrl,
-      JWT_SECRET: config.jwtSecret,
-      SMTP_URL: config.smtpUrl,
-      PAYMENT_GATEWAY_URL: config.paymentGatewayUrl,
-    };
-    for (const name of PRODUCTION_REQUIREMENTS[processName]) {
-      if (set[name] === undefined) problems.push(`${name} is required when NODE_ENV=production`);
-    }
-  }
-  if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
+  const isSet = (name: string) => (env[name]?.trim() ?? "") !== "";
+  if (isSet("ADMIN_EMAIL") !== isSet("ADMIN_PASSWORD")) {
     problems.push("ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
   }
-  if (config.adminEmail !== undefined && !config.adminEmail.includes("@")) {
-    problems.push(`ADMIN_EMAIL must be an email address, got "${config.adminEmail}"`);
-  }
-  if (config.adminPassword !== undefined && config.adminPassword.length < 8) {
-    problems.push("ADMIN_PASSWORD must be at least 8 characters long");
-  }
-  if (config.port !== 0 && config.port === config.paymentGatewayPort && config.paymentGatewayUrl === undefined) {
+  // A port that failed to read is undefined here: only two valid, non-zero ports can clash.
+  if (config.port > 0 && config.port === config.paymentGatewayPort && config.paymentGatewayUrl === undefined) {
     problems.push(`PORT and PAYMENT_GATEWAY_PORT must differ (both are ${config.port})`);
   }
 
@@ -123,75 +391,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), processN
   return config;
 }
 
-/** Reads variables, recording a problem for each bad one instead of stopping at the first. */
-class EnvReader {
-  constructor(
-    private readonly env: Env,
-    private readonly problems: string[],
-  ) {}
-
-  /** Empty counts as unset, as it does for most tools that read the environment. */
-  text(name: string): string | undefined {
-    const value = this.env[name]?.trim();
-    return value === undefined || value === "" ? undefined : value;
-  }
-
-  integer(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.text(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-      this.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return value;
-  }
-
-  fraction(name: string, fallback: number): number {
-    const raw = this.text(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d*\.?\d+$/.test(raw) || value > 1) {
-      this.problems.push(`${name} must be a number from 0 to 1, got "${raw}"`);
-      return fallback;
-    }
-    return value;
-  }
-
-  port(name: string, fallback: number): number {
-    return this.integer(name, fallback, 0, 65_535);
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const raw = this.text(name);
-    if (raw === undefined) return fallback;
-    if ((allowed as readonly string[]).includes(raw)) return raw as T;
-    this.problems.push(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
-    return fallback;
-  }
-
-  url(name: string, protocols: readonly string[]): string | undefined {
-    const raw = this.text(name);
-    if (raw === undefined) return undefined;
-    let parsed: URL;
-    try {
-      parsed = new URL(raw);
-    } catch {
-      this.problems.push(`${name} must be a URL (${protocols.join(" or ")}//...), got an unparseable value`);
-      return undefined;
-    }
-    if (!protocols.includes(parsed.protocol)) {
-      this.problems.push(`${name} must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
-      return undefined;
-    }
-    return raw;
-  }
-}
-
-function absolute(path: string, cwd: string): string {
-  return isAbsolute(path) ? path : resolve(cwd, path);
-}
-
-function optionalAbsolute(path: string | undefined, cwd: string): string | undefined {
-  return path === undefined ? undefined : absolute(path, cwd);
+/** A display name as an email header may hold it, whatever punctuation the shop's name has. */
+function quoted(name: string): string {
+  return `"${name.replace(/["\\]/g, "\\$&")}"`;
 }

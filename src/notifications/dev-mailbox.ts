@@ -1,13 +1,13 @@
 import { readdir, readFile } from "node:fs/promises";
-import { isIP } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AddressObject, type ParsedMail, simpleParser } from "mailparser";
 import nunjucks from "nunjucks";
 import type { Logger } from "../logging/logger.js";
 import type { PageHandler } from "../rpc/cleartext-server.js";
+import { isLoopback } from "../rpc/listen-address.js";
 import { ORDER_EMAIL_KINDS, type OrderEmailKind } from "./email-jobs.js";
-import type { EmailRenderer } from "./email-templates.js";
+import { type EmailRenderer, TemplateError } from "./email-templates.js";
 import { sampleEmailContext } from "./sample-order.js";
 
 const PAGES_DIR = fileURLToPath(new URL("../../templates/dev-mailbox/", import.meta.url));
@@ -102,6 +102,16 @@ export function createDevMailbox(options: { mailDir: string; renderer: EmailRend
     );
   }
 
+  /** A template edited into a broken state: what and where, as start-up would say it. */
+  function templateErrorPage(path: string, error: TemplateError): Reply {
+    const kind = /^\/mailbox\/previews\/([a-z]+)/.exec(path)?.[1] ?? "";
+    const lines = error.source.split("\n");
+    const around = error.line === undefined ? [] : lines.slice(Math.max(0, error.line - 4), error.line + 3);
+    const first = error.line === undefined ? 0 : Math.max(1, error.line - 3);
+    const excerpt = around.map((text, index) => ({ number: first + index, text }));
+    return { ...page("template-error.html.njk", { kind, error, excerpt }), status: 500 };
+  }
+
   async function answer(path: string, method: string): Promise<Reply> {
     if (method !== "GET" && method !== "HEAD") return plain(405, "The mailbox is read-only.");
     for (const [pattern, handle] of routes) {
@@ -121,7 +131,7 @@ export function createDevMailbox(options: { mailDir: string; renderer: EmailRend
     reply
       .catch((error: unknown) => {
         if (error instanceof NotFound) return plain(404, "No such email or template.");
-        // A template edited into a broken state: say which and where, on the page.
+        if (error instanceof TemplateError) return templateErrorPage(url.pathname, error);
         options.logger.warn({ event: "dev_mailbox.failed", err: error, path: url.pathname }, "mailbox page failed");
         return plain(500, error instanceof Error ? error.message : String(error));
       })
@@ -195,9 +205,4 @@ function isFromThisMachine(remoteAddress: string | undefined, host: string): boo
     .toLowerCase();
   const localName = hostname === "localhost" || hostname.endsWith(".localhost") || isLoopback(hostname);
   return localName && isLoopback(remoteAddress ?? "");
-}
-
-function isLoopback(address: string): boolean {
-  const ipv4 = address.replace(/^::ffff:/, "");
-  return address === "::1" || (isIP(ipv4) === 4 && ipv4.startsWith("127."));
 }

@@ -1,4 +1,4 @@
-import type { OrderEmailContext } from "./email-templates.js";
+import type { OrderEmailContext } from "./order-email-context.js";
 
 /**
  * What template previews render: an order with every part a template may show, including

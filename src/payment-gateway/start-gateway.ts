@@ -25,7 +25,7 @@ export async function startGateway(config: Config, databaseUrl: string, logger: 
       logger,
       shutdownGraceMs: config.shutdownGraceMs,
     });
-    const port = await server.start(config.paymentGatewayPort);
+    const port = await server.start(config.paymentGatewayPort, config.host);
     const database = watchDatabase(orm.em, (up) => server.health.setDependency("database", up), logger);
     return {
       port,

@@ -2,25 +2,39 @@ import { type Config, ConfigError, loadConfig, type ProcessName } from "../confi
 import { provideDatabaseServer } from "../db/database.js";
 import { isTransientDatabaseFailure } from "../db/transient-failures.js";
 import { createLogger, type Logger } from "../logging/logger.js";
+import { listenProblem, type Ports } from "./listen-problems.js";
+
+/**
+ * Ctrl-C under `npm start` arrives twice at once: the terminal signals the whole process group,
+ * and npm forwards its own copy. A second signal this soon is that copy, not a second Ctrl-C.
+ */
+const SAME_SIGNAL_MS = 500;
 
 export interface Running {
   stop(): Promise<void>;
 }
 
 /**
- * Runs one deployable: validates the configuration, starts it, and on SIGTERM or SIGINT stops
- * it gracefully and exits 0. A second signal exits at once; a failed start exits 1.
+ * Runs one deployable: validates the configuration, checks that the ports it listens on are
+ * free, starts it, and on SIGTERM or SIGINT stops it gracefully and exits 0. A second signal
+ * (not the echo of the first) exits at once; a failed start exits 1.
  */
 export async function runProcess(
   name: ProcessName,
+  listensOn: (config: Config) => Ports,
   start: (config: Config, logger: Logger) => Promise<Running>,
 ): Promise<void> {
   const config = loadConfigOrExit(name);
-  const logger = createLogger({ level: config.logLevel, name });
+  const portProblem = await listenProblem(listensOn(config), config.host);
+  if (portProblem !== undefined) exitSaying(name, portProblem);
+  const logger = processLogger(name, config);
 
   let running: Running | undefined;
+  /** When the first SIGTERM or SIGINT came; unset while running. */
+  let signalledAt: number | undefined;
   let stopping = false;
   const stopAndExit = async (code = 0) => {
+    stopping = true;
     try {
       await running?.stop();
       logger.info({ event: "process.stopped" }, "stopped");
@@ -32,11 +46,12 @@ export async function runProcess(
   };
   // Listening before start() returns: an orchestrator may stop us while we are starting.
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (signalledAt !== undefined) {
+      if (Date.now() - signalledAt < SAME_SIGNAL_MS) return;
       logger.warn({ event: "process.forced_exit", signal }, "second signal: exiting now");
       process.exit(130);
     }
-    stopping = true;
+    signalledAt = Date.now();
     logger.info({ event: "process.stopping", signal }, "stopping");
     if (running) void stopAndExit();
   };
@@ -51,10 +66,7 @@ export async function runProcess(
       return;
     }
     logger.fatal({ event: "process.unhandled_rejection", err: reason }, "unawaited work failed; stopping");
-    if (!stopping) {
-      stopping = true;
-      void stopAndExit(1);
-    }
+    if (!stopping) void stopAndExit(1);
   });
 
   try {
@@ -63,7 +75,7 @@ export async function runProcess(
     logger.fatal({ event: "process.start_failed", err: error }, "failed to start");
     process.exit(1);
   }
-  if (stopping) await stopAndExit();
+  if (signalledAt !== undefined) await stopAndExit();
 }
 
 /**
@@ -84,9 +96,23 @@ export function loadConfigOrExit(name: ProcessName): Config {
     return loadConfig(process.env, process.cwd(), name);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${name}: ${error.message}\n`);
-    process.exit(1);
+    exitSaying(name, error.message);
   }
+}
+
+/** JSON lines, but for a person at a terminal in development: the same lines, made readable. */
+export function processLogger(name: ProcessName, config: Config): Logger {
+  return createLogger({
+    level: config.logLevel,
+    name,
+    pretty: config.nodeEnv === "development" && process.stdout.isTTY === true,
+  });
+}
+
+/** For what a person must fix before a start can work: said plainly, without a stack trace. */
+function exitSaying(name: ProcessName, problem: string): never {
+  process.stderr.write(`${name}: ${problem}\n`);
+  process.exit(1);
 }
 
 /**

@@ -121,7 +121,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     async start(port, host) {
       const bound = await server.listen(port, host);
       healthStatus.set(ServingStatus.SERVING);
-      logger.info({ event: "server.listening", port: bound, services: applicationServices }, "listening");
+      logger.info({ event: "server.listening", host, port: bound, services: applicationServices }, "listening");
       return bound;
     },
     async stop() {

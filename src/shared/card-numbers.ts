@@ -9,6 +9,19 @@ export function brandOf(digits: string): string {
   return "unknown";
 }
 
+/** How a shop names each network to its customers ("Paid with Visa"); "card" when unknown. */
+const BRAND_NAMES: Record<string, string> = {
+  visa: "Visa",
+  mastercard: "Mastercard",
+  amex: "American Express",
+  discover: "Discover",
+};
+
+/** The customer-facing name of a network brandOf returned. */
+export function brandName(brand: string): string {
+  return BRAND_NAMES[brand] ?? "card";
+}
+
 /** The Luhn checksum every real card number satisfies. */
 export function passesLuhn(digits: string): boolean {
   let sum = 0;

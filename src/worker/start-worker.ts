@@ -48,7 +48,7 @@ export async function startWorker(
   tuning: Partial<WorkerTuning> = {},
 ): Promise<RunningWorker> {
   const { deadPoolCheckMs, lockGraceMs, eventRelayMs } = { ...DEFAULT_TUNING, ...tuning };
-  const renderer = createEmailRenderer({ overrideDir: config.emailTemplatesDir });
+  const renderer = createEmailRenderer(config);
   const opened: Running[] = [];
   const closeOpened = () => stopInReverse(opened);
   try {
@@ -140,7 +140,7 @@ export async function startWorker(
 
     opened.push(startOrderEventRelay({ em: orm.em, intervalMs: eventRelayMs, logger }));
 
-    const port = await server.start(config.workerPort);
+    const port = await server.start(config.workerPort, config.host);
     opened.push(server);
     reportHealth();
     logger.info(

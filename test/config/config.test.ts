@@ -15,6 +15,7 @@ describe("configuration", () => {
   it("runs on embedded defaults when nothing is set", () => {
     expect(loadConfig({}, "/srv/shop")).toEqual({
       nodeEnv: "development",
+      host: "127.0.0.1",
       port: 50051,
       paymentGatewayPort: 50052,
       workerPort: 50053,
@@ -22,7 +23,9 @@ describe("configuration", () => {
       databaseUrl: undefined,
       dataDir: "/srv/shop/.data",
       smtpUrl: undefined,
-      mailFrom: "Shop <orders@shop.localhost>",
+      shop: { name: "Demo Shop", supportEmail: undefined, supportUrl: undefined, timeZone: "UTC" },
+      mailFrom: '"Demo Shop" <orders@shop.localhost>',
+
       jwtSecret: undefined,
       adminEmail: undefined,
       adminPassword: undefined,
@@ -38,6 +41,7 @@ describe("configuration", () => {
     const config = loadConfig(
       {
         NODE_ENV: "production",
+        HOST: "::",
         PORT: "8080",
         PAYMENT_GATEWAY_PORT: "8081",
         WORKER_PORT: "8082",
@@ -57,6 +61,7 @@ describe("configuration", () => {
     );
     expect(config).toMatchObject({
       nodeEnv: "production",
+      host: "::",
       port: 8080,
       workerPort: 8082,
       paymentGatewayUrl: "http://payments:8081",
@@ -69,6 +74,7 @@ describe("configuration", () => {
 
   it("names every offending variable at once, without echoing secrets", () => {
     const problems = problemsOf({
+      HOST: "localhost:80",
       PORT: "http",
       PAYMENT_GATEWAY_PORT: "70000",
       DATABASE_URL: "mysql://root:hunter2@db/shop",
@@ -76,14 +82,17 @@ describe("configuration", () => {
       LOG_LEVEL: "loud",
       JWT_SECRET: "short",
       ADMIN_EMAIL: "admin@example.com",
+      SHOP_TIME_ZONE: "Mars/Olympus",
     });
     expect(problems).toEqual([
+      'HOST must be an IP address, such as 127.0.0.1, 0.0.0.0 or ::, got "localhost:80"',
       'PORT must be a whole number from 0 to 65535, got "http"',
       'PAYMENT_GATEWAY_PORT must be a whole number from 0 to 65535, got "70000"',
       'DATABASE_URL must use postgres: or postgresql:, got "mysql:"',
+      "JWT_SECRET must be at least 32 characters long",
+      'SHOP_TIME_ZONE must be an IANA time zone, such as UTC or Europe/Paris, got "Mars/Olympus"',
       "SMTP_URL must be a URL (smtp: or smtps://...), got an unparseable value",
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
-      "JWT_SECRET must be at least 32 characters long",
       "ADMIN_EMAIL and ADMIN_PASSWORD must be set together",
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
@@ -107,7 +116,7 @@ describe("configuration", () => {
       }
       return [];
     };
-    expect(problems("shop-api")).toEqual(["DATABASE_URL", "JWT_SECRET", "PAYMENT_GATEWAY_URL"]);
+    expect(problems("shop-api")).toEqual(["PAYMENT_GATEWAY_URL", "DATABASE_URL", "JWT_SECRET"]);
     expect(problems("payment-gateway")).toEqual(["DATABASE_URL"]);
     expect(problems("email-worker")).toEqual(["DATABASE_URL", "SMTP_URL"]);
     expect(problems("migrate")).toEqual(["DATABASE_URL"]);

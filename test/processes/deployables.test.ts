@@ -5,6 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { AuthService, Role } from "../../gen/shop/v1/auth_service_pb.js";
+import { isListening, ownNetworkAddress } from "../support/network.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { spawnDeployable } from "../support/spawn-deployable.js";
 
@@ -37,6 +38,21 @@ describe("each deployable runs alone, as a container runs it", () => {
     expect(deployable.logs.map((line) => line.event)).toEqual(
       expect.arrayContaining(["process.stopping", "server.stopped", "process.stopped"]),
     );
+  });
+
+  it("api: answers this machine only, unless HOST opens it to others", async () => {
+    const address = ownNetworkAddress();
+    for (const [host, othersReach] of [
+      [undefined, false],
+      ["::", true],
+    ] as const) {
+      const api = spawnDeployable("api", { DATABASE_URL: database.url, PORT: "0", ...(host && { HOST: host }) });
+      const { port } = await api.waitForLog((line) => line.event === "server.listening");
+      expect(await isListening(port as number, "127.0.0.1")).toBe(true);
+      if (address !== undefined) expect(await isListening(port as number, address), `HOST=${host}`).toBe(othersReach);
+      api.child.kill("SIGTERM");
+      expect(await api.exited).toBe(0);
+    }
   });
 
   it("api: creates the admin named by ADMIN_EMAIL and ADMIN_PASSWORD at start-up", async () => {

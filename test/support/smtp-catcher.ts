@@ -58,3 +58,8 @@ export async function startSmtpCatcher(options: { port?: number; holdAnswers?: b
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** Whether a message is one of this order's emails: its Message-ID names the order. */
+export function isAbout(mail: ParsedMail, orderId: string | undefined): boolean {
+  return orderId !== undefined && orderId !== "" && (mail.messageId?.includes(orderId) ?? false);
+}

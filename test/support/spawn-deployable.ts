@@ -15,10 +15,29 @@ export interface Deployable {
 
 /** Starts one of src/bin's entry points as its own process, as a container would run it. */
 export function spawnDeployable(entry: string, env: Record<string, string>): Deployable {
-  const child = spawn(process.execPath, ["--import", "tsx", `src/bin/${entry}.ts`], {
-    env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  return watchLogs(
+    spawn(process.execPath, ["--import", "tsx", `src/bin/${entry}.ts`], {
+      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
+}
+
+/**
+ * Runs `npm run <script>` as a person does in a terminal: npm is the process we start, in a
+ * process group of its own (as a terminal's foreground job), with the PATH of this test run.
+ */
+export function spawnNpmScript(script: string, env: Record<string, string>): Deployable {
+  return watchLogs(
+    spawn("npm", ["run", "--silent", script], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    }),
+  );
+}
+
+function watchLogs(child: ChildProcessByStdio<null, Readable, Readable>): Deployable {
   const logs: Record<string, unknown>[] = [];
   const waiters: {
     predicate: (line: Record<string, unknown>) => boolean;

@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
@@ -12,8 +9,9 @@ import { type JobPoolLiveness, startJobPoolLiveness } from "../../src/worker/job
 import { type RunningWorker, startWorker, type WorkerTuning } from "../../src/worker/start-worker.js";
 import { type OrderFixture, useOrderApi } from "../support/order-fixture.js";
 import { testLogger } from "../support/silent-logger.js";
-import { type SmtpCatcher, startSmtpCatcher } from "../support/smtp-catcher.js";
+import { isAbout, type SmtpCatcher, startSmtpCatcher } from "../support/smtp-catcher.js";
 import { spawnDeployable } from "../support/spawn-deployable.js";
+import { temporaryDirectory } from "../support/temp-dirs.js";
 import { until } from "../support/until.js";
 import { createUser } from "../support/users.js";
 
@@ -26,7 +24,7 @@ function startTestWorker(databaseUrl: string, smtpUrl: string, tuning: Partial<W
     SMTP_URL: smtpUrl,
     MAIL_FROM,
     WORKER_PORT: "0",
-    DATA_DIR: mkdtempSync(join(tmpdir(), "worker-")),
+    DATA_DIR: temporaryDirectory("worker"),
   });
   return startWorker(config, databaseUrl, testLogger, tuning);
 }
@@ -77,14 +75,14 @@ async function killMidSend(fixture: OrderFixture, smtp: SmtpCatcher, beforeKill:
   await beforeKill();
   doomed.child.kill("SIGKILL");
   await doomed.exited;
-  const inFlight = new Set(orderIds.filter((id) => smtp.messages.some((mail) => mail.subject?.includes(id))));
+  const inFlight = new Set(orderIds.filter((id) => smtp.messages.some((mail) => isAbout(mail, id))));
   return { orderIds, inFlight };
 }
 
 /** Every order's confirmation arrived, one Message-ID each; only those in flight at the kill, twice at most. */
 function expectEachEmailedOnce(smtp: SmtpCatcher, orderIds: string[], inFlight: Set<string>) {
   for (const id of orderIds) {
-    const copies = smtp.messages.filter((mail) => mail.subject?.includes(id));
+    const copies = smtp.messages.filter((mail) => isAbout(mail, id));
     expect(new Set(copies.map((mail) => mail.messageId))).toEqual(new Set([`<order-confirmation-${id}@shop.test>`]));
     expect(copies.length).toBeLessThanOrEqual(inFlight.has(id) ? 2 : 1);
   }
@@ -116,7 +114,7 @@ describe("an email worker killed in the middle of sending", () => {
         survivor = await startTestWorker(fixture.databaseUrl, smtp.url, { deadPoolCheckMs: 200, lockGraceMs: 0 });
       });
       smtp.answerAll();
-      for (const id of orderIds) await smtp.waitFor((mail) => mail.subject?.includes(id) ?? false);
+      for (const id of orderIds) await smtp.waitFor((mail) => isAbout(mail, id));
       await until(async () => (await jobsLeft(orderIds)) === 0, "every job to complete");
       expectEachEmailedOnce(smtp, orderIds, inFlight);
     } finally {
@@ -136,7 +134,7 @@ describe("an email worker killed in the middle of sending", () => {
       lockGraceMs: 0,
     });
     try {
-      for (const id of orderIds) await smtp.waitFor((mail) => mail.subject?.includes(id) ?? false);
+      for (const id of orderIds) await smtp.waitFor((mail) => isAbout(mail, id));
       await until(async () => (await jobsLeft(orderIds)) === 0, "every job to complete");
       expectEachEmailedOnce(smtp, orderIds, inFlight);
     } finally {
