@@ -1,8 +1,10 @@
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { type Kysely, sql } from "kysely";
-import { typedSql } from "../db/typed-sql.js";
-import { RequestValidator } from "../validation/request-validator.js";
+import { createBatchedReads } from "../db/batched-reads.js";
+import { boundStatement } from "../db/bound-statement.js";
+import { statementBuilder, typedSql } from "../db/typed-sql.js";
+import { isUuid, RequestValidator } from "../validation/request-validator.js";
 import type { AccessTokens } from "./access-tokens.js";
 import { EmailTaken, InvalidCredentials, NotAuthenticated, TooManyLoginAttempts } from "./auth-errors.js";
 import type { AuthTables } from "./auth-tables.js";
@@ -50,6 +52,10 @@ export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }
   const { tokens } = deps;
   const em = () => deps.em.fork();
   const db = () => typedSql<AuthTables>(deps.em);
+  const roleOf = createBatchedReads(async (userIds: string[]) => {
+    const users = await rolesOf(db(), { userIds });
+    return new Map(users.map((user) => [user.id, user]));
+  });
 
   return {
     async register(input) {
@@ -126,7 +132,9 @@ export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }
 
     async authenticate(token) {
       const claims = tokens.verify(token);
-      const user = await db().selectFrom("app_user").select("role").where("id", "=", claims.userId).executeTakeFirst();
+      // A token is only as good as its subject's id: one that is no UUID names nobody.
+      if (!isUuid(claims.userId)) throw new NotAuthenticated("TOKEN_INVALID");
+      const user = await roleOf(claims.userId);
       if (!user) throw new NotAuthenticated("USER_UNKNOWN");
       return { userId: claims.userId, role: user.role };
     },
@@ -154,6 +162,14 @@ export function createAccounts(deps: { em: EntityManager; tokens: AccessTokens }
     },
   };
 }
+
+/** Every authenticated call asks, so the calls of one tick share one statement. */
+const rolesOf = boundStatement((p: { userIds: string[] }) =>
+  statementBuilder<AuthTables>()
+    .selectFrom("app_user")
+    .select(["id", "role"])
+    .where("id", "=", sql<string>`any(${p.userIds}::uuid[])`),
+);
 
 function checkPassword(check: RequestValidator, password: string, email: string): void {
   if (password.length < PASSWORD_MIN_LENGTH) {

@@ -7,7 +7,7 @@ import { hasControlCharacters, isUuid, RequestValidator } from "../validation/re
 import { SkuTaken } from "./inventory-errors.js";
 import type { InventoryTables } from "./inventory-tables.js";
 import type { ProductRecord } from "./product.entity.js";
-import { findProduct, PRODUCT_FIELDS, versionFromEtag } from "./product-queries.js";
+import { createProductReads, findProduct, PRODUCT_FIELDS, versionFromEtag } from "./product-queries.js";
 
 export const PRODUCT_RESOURCE = "shop.v1.Product";
 const SKU = /^[A-Z0-9][A-Z0-9._-]*$/;
@@ -61,6 +61,7 @@ const UPDATABLE_FIELDS = ["name", "description", "unit_price"] as const;
 
 export function createCatalogue(deps: { em: EntityManager }): Catalogue {
   const db = () => typedSql<InventoryTables>(deps.em);
+  const productById = createProductReads(db);
 
   return {
     async createProduct(input) {
@@ -124,7 +125,7 @@ export function createCatalogue(deps: { em: EntityManager }): Catalogue {
       const check = new RequestValidator();
       check.uuid("id", id);
       check.throwIfInvalid();
-      const product = await findProduct(db(), id.toLowerCase());
+      const product = await productById(id.toLowerCase());
       if (!product) throw new ResourceNotFound(PRODUCT_RESOURCE, id);
       return product;
     },

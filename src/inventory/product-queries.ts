@@ -1,5 +1,7 @@
-import type { Kysely } from "kysely";
-import type { InventoryTables } from "./inventory-tables.js";
+import { type Kysely, sql } from "kysely";
+import { createBatchedReads } from "../db/batched-reads.js";
+import { boundStatement } from "../db/bound-statement.js";
+import { type InventoryTables, inventoryStatements } from "./inventory-tables.js";
 import type { ProductRecord } from "./product.entity.js";
 
 /** Every column of a product, named as ProductRecord names them: a selected row is a record. */
@@ -18,7 +20,26 @@ export const PRODUCT_FIELDS = [
 ] as const;
 
 export async function findProduct(db: Kysely<InventoryTables>, id: string): Promise<ProductRecord | undefined> {
-  return db.selectFrom("product").select(PRODUCT_FIELDS).where("id", "=", id).executeTakeFirst();
+  const [product] = await productById(db, { id });
+  return product;
+}
+
+const productById = boundStatement((p: { id: string }) =>
+  inventoryStatements.selectFrom("product").select(PRODUCT_FIELDS).where("id", "=", p.id),
+);
+
+const productsByIds = boundStatement((p: { ids: string[] }) =>
+  inventoryStatements.selectFrom("product").select(PRODUCT_FIELDS).where("id", "=", sql<string>`any(${p.ids}::uuid[])`),
+);
+
+/** Products by id for calls that arrive together (GetProduct): one statement per tick. */
+export function createProductReads(
+  db: () => Kysely<InventoryTables>,
+): (id: string) => Promise<ProductRecord | undefined> {
+  return createBatchedReads(async (ids: string[]) => {
+    const products = await productsByIds(db(), { ids });
+    return new Map(products.map((product) => [product.id, product]));
+  });
 }
 
 /** Opaque to clients; encodes the version so a stale one is detected without a lookup. */

@@ -6,7 +6,8 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { type ExpressionBuilder, type Kysely, type QueryCreator, type Selectable, sql, type Updateable } from "kysely";
 import { jsonArrayFrom } from "kysely/helpers/postgres";
-import { sqlStateOf, type TablesOf, typedSql } from "../db/typed-sql.js";
+import { boundStatement } from "../db/bound-statement.js";
+import { sqlStateOf, statementBuilder, type TablesOf, typedSql } from "../db/typed-sql.js";
 import {
   STOCK_CONSTRAINT,
   stockOf,
@@ -156,15 +157,12 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
     },
 
     async find(id) {
-      const row = await selectOrders(db()).where("id", "=", id).executeTakeFirst();
+      const [row] = await findOrder(db(), { id });
       return row && viewOf(row);
     },
 
     async findByRequest(customerId, requestId) {
-      const row = await selectOrders(db())
-        .where("customer_id", "=", customerId)
-        .where("request_id", "=", requestId)
-        .executeTakeFirst();
+      const [row] = await findOrderByRequest(db(), { customerId, requestId });
       return row && viewOf(row);
     },
 
@@ -174,32 +172,18 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
     },
 
     async claimPending(id) {
-      const claimed = await db()
-        .updateTable("customer_order")
-        .set({ updated_at: sql<Date>`now()` })
-        .where("id", "=", id)
-        .where("state", "=", "pending_payment")
-        .returning("id")
-        .executeTakeFirst();
-      return claimed !== undefined;
+      const claimed = await claimPending(db(), { id });
+      return claimed.length > 0;
     },
 
     async settlePaid(id, chargeId) {
-      const paid = changeOrder(db(), id, ["pending_payment"], { state: "fulfilled", charge_id: chargeId });
-      return withStockSold(paid, changedLines, `sold: order ${id}`)
-        .with("event", (qc) => recordEvent(qc, "paid"))
-        .selectFrom("changed")
-        .select("updated_at as updatedAt")
-        .executeTakeFirst();
+      const [settled] = await settlePaid(db(), { id, chargeId, reason: `sold: order ${id}` });
+      return settled;
     },
 
     async settleFailed(id, failureCode) {
-      const failed = changeOrder(db(), id, ["pending_payment"], {
-        state: "payment_failed",
-        failure_code: failureCode,
-      });
-      const row = await withStockReleased(failed, changedLines).selectFrom("changed").select("id").executeTakeFirst();
-      return row !== undefined;
+      const failed = await settleFailed(db(), { id, failureCode });
+      return failed.length > 0;
     },
 
     async requestCancellation(id) {
@@ -218,12 +202,8 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
     },
 
     async cancel(id, refundId) {
-      const cancelled = changeOrder(db(), id, ["paid", "fulfilled"], { state: "cancelled", refund_id: refundId });
-      return withStockRestocked(cancelled, changedLines, `cancelled: order ${id}`)
-        .with("event", (qc) => recordEvent(qc, "cancelled"))
-        .selectFrom("changed")
-        .select("updated_at as updatedAt")
-        .executeTakeFirst();
+      const [cancelled] = await cancelOrder(db(), { id, refundId, reason: `cancelled: order ${id}` });
+      return cancelled;
     },
 
     async stalePending(olderThanMs, limit) {
@@ -263,9 +243,22 @@ const CHECK_VIOLATION = "23514";
  * sees the stock as it is and refuses cleanly or places.
  */
 async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft) {
+  const params: PlacementParams = {
+    productIds: draft.lines.map((line) => line.productId),
+    quantities: draft.lines.map((line) => line.quantity),
+    positions: draft.lines.map((_, index) => index),
+    lineCount: draft.lines.length,
+    customerId: draft.customerId,
+    requestId: draft.requestId,
+    fingerprint: draft.fingerprint,
+    cardBrand: draft.cardBrand,
+    cardLast4: draft.cardLast4,
+    minTotal: draft.totalRange.min,
+    maxTotal: draft.totalRange.max,
+  };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await placementStatement(db, draft).execute();
+      return await placement(db, params);
     } catch (error) {
       const ranOut =
         sqlStateOf(error) === CHECK_VIOLATION && (error as { constraint?: string }).constraint === STOCK_CONSTRAINT;
@@ -284,10 +277,24 @@ async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft
  * The order row is locked before the products, as the statements that settle an order lock
  * it, so no two statements ever wait on each other.
  */
-function placementStatement(db: Kysely<OrderTables>, draft: OrderDraft) {
-  const productIds = draft.lines.map((line) => line.productId);
-  const quantities = draft.lines.map((line) => line.quantity);
-  const positions = draft.lines.map((_, index) => index);
+interface PlacementParams {
+  productIds: string[];
+  quantities: number[];
+  positions: number[];
+  lineCount: number;
+  customerId: string;
+  requestId: string;
+  fingerprint: string;
+  cardBrand: string;
+  cardLast4: string;
+  minTotal: number;
+  maxTotal: number;
+}
+
+const placement = boundStatement((draft: PlacementParams) => placementStatement(orderStatements, draft));
+
+function placementStatement(db: Kysely<OrderTables>, draft: PlacementParams) {
+  const { productIds, quantities, positions } = draft;
   const decided = db
     .with("stock", () => stockOf(productIds))
     .with("wanted", (qc) =>
@@ -319,11 +326,11 @@ function placementStatement(db: Kysely<OrderTables>, draft: OrderDraft) {
         .select((eb) => [
           eb
             .and([
-              eb(eb.fn.countAll(), "=", draft.lines.length),
+              eb(eb.fn.countAll(), "=", draft.lineCount),
               eb(eb.fn<boolean>("bool_and", [eb("available", ">=", eb.ref("quantity"))]), "=", true),
               eb(eb.fn.min("currency_code"), "=", eb.fn.max("currency_code")),
-              eb(eb.fn.sum("line_total_minor"), ">=", draft.totalRange.min),
-              eb(eb.fn.sum("line_total_minor"), "<=", draft.totalRange.max),
+              eb(eb.fn.sum("line_total_minor"), ">=", draft.minTotal),
+              eb(eb.fn.sum("line_total_minor"), "<=", draft.maxTotal),
             ])
             .as("acceptable"),
           eb.fn.min("currency_code").as("currency_code"),
@@ -523,6 +530,54 @@ function viewOf(row: OrderRow): OrderView {
     updatedAt: row.updated_at,
   };
 }
+
+const orderStatements = statementBuilder<OrderTables>();
+
+const findOrder = boundStatement((p: { id: string }) => selectOrders(orderStatements).where("id", "=", p.id));
+
+const findOrderByRequest = boundStatement((p: { customerId: string; requestId: string }) =>
+  selectOrders(orderStatements).where("customer_id", "=", p.customerId).where("request_id", "=", p.requestId),
+);
+
+const claimPending = boundStatement((p: { id: string }) =>
+  orderStatements
+    .updateTable("customer_order")
+    .set({ updated_at: sql<Date>`now()` })
+    .where("id", "=", p.id)
+    .where("state", "=", "pending_payment")
+    .returning("id"),
+);
+
+const settlePaid = boundStatement((p: { id: string; chargeId: string; reason: string }) =>
+  withStockSold(
+    changeOrder(orderStatements, p.id, ["pending_payment"], { state: "fulfilled", charge_id: p.chargeId }),
+    changedLines,
+    p.reason,
+  )
+    .with("event", (qc) => recordEvent(qc, "paid"))
+    .selectFrom("changed")
+    .select("updated_at as updatedAt"),
+);
+
+const settleFailed = boundStatement((p: { id: string; failureCode: string }) =>
+  withStockReleased(
+    changeOrder(orderStatements, p.id, ["pending_payment"], { state: "payment_failed", failure_code: p.failureCode }),
+    changedLines,
+  )
+    .selectFrom("changed")
+    .select("id"),
+);
+
+const cancelOrder = boundStatement((p: { id: string; refundId: string; reason: string }) =>
+  withStockRestocked(
+    changeOrder(orderStatements, p.id, ["paid", "fulfilled"], { state: "cancelled", refund_id: p.refundId }),
+    changedLines,
+    p.reason,
+  )
+    .with("event", (qc) => recordEvent(qc, "cancelled"))
+    .selectFrom("changed")
+    .select("updated_at as updatedAt"),
+);
 
 /**
  * The first parts of a statement that moves an order from one of `from` to a new state:

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { type InferResult, type Kysely, sql } from "kysely";
-import { type TablesOf, typedSql } from "../db/typed-sql.js";
+import { type InferResult, type Insertable, type Kysely, sql } from "kysely";
+import { boundStatement } from "../db/bound-statement.js";
+import { statementBuilder, type TablesOf, typedSql } from "../db/typed-sql.js";
 import type { Logger } from "../logging/logger.js";
 import { hasExpired } from "../shared/card-numbers.js";
 import { InvalidRequest, ResourceNotFound, TemporarilyUnavailable } from "../shared/domain-error.js";
@@ -148,25 +149,20 @@ export function createCharges(deps: {
       }
 
       // Inserted first, looked up only when the key was taken: a new charge is one statement.
-      const inserted = await db()
-        .insertInto("charge")
-        .values({
-          id: newId("ch"),
-          idempotency_key: idempotencyKey,
-          request_fingerprint: fingerprint,
-          amount_minor: Number(amountMinor),
-          currency_code: currencyCode,
-          status: outcome.kind === "approved" ? "succeeded" : "declined",
-          decline_code: outcome.kind === "declined" ? outcome.declineCode : null,
-          card_brand: card.brand,
-          card_last4: card.last4,
-          card_exp_month: card.expMonth,
-          card_exp_year: card.expYear,
-          description,
-        })
-        .onConflict((oc) => oc.column("idempotency_key").doNothing())
-        .returning(CHARGE_FIELDS)
-        .executeTakeFirst();
+      const [inserted] = await insertCharge(db(), {
+        id: newId("ch"),
+        idempotency_key: idempotencyKey,
+        request_fingerprint: fingerprint,
+        amount_minor: Number(amountMinor),
+        currency_code: currencyCode,
+        status: outcome.kind === "approved" ? "succeeded" : "declined",
+        decline_code: outcome.kind === "declined" ? outcome.declineCode : null,
+        card_brand: card.brand,
+        card_last4: card.last4,
+        card_exp_month: card.expMonth,
+        card_exp_year: card.expYear,
+        description,
+      });
       if (inserted) {
         deps.logger.info(
           {
@@ -279,6 +275,30 @@ export function createCharges(deps: {
     return chargeOf(row);
   }
 }
+
+/** A new charge, unless its idempotency key was taken: every charge's statement, built once. */
+const insertCharge = boundStatement((charge: Insertable<GatewayTables["charge"]>) =>
+  statementBuilder<GatewayTables>()
+    .withSchema(GATEWAY_SCHEMA)
+    .insertInto("charge")
+    // Column by column: the stand-ins for the values are named one by one, never enumerated.
+    .values({
+      id: charge.id,
+      idempotency_key: charge.idempotency_key,
+      request_fingerprint: charge.request_fingerprint,
+      amount_minor: charge.amount_minor,
+      currency_code: charge.currency_code,
+      status: charge.status,
+      decline_code: charge.decline_code,
+      card_brand: charge.card_brand,
+      card_last4: charge.card_last4,
+      card_exp_month: charge.card_exp_month,
+      card_exp_year: charge.card_exp_year,
+      description: charge.description,
+    })
+    .onConflict((oc) => oc.column("idempotency_key").doNothing())
+    .returning(CHARGE_FIELDS),
+);
 
 const selectCharges = (conn: Kysely<GatewayTables>) => conn.selectFrom("charge").select(CHARGE_FIELDS);
 type ChargeRow = InferResult<ReturnType<typeof selectCharges>>[number];

@@ -84,9 +84,8 @@ export function createCleartextServer(
 
   // Without TCP_NODELAY a small write waits for the ACK of the one before, which the peer
   // delays by up to 40 ms: an answer's HEADERS, DATA and trailers would cost a call ~40 ms.
-  // Node's HTTP servers turn Nagle off only on sockets they accept themselves (HTTP/2 tries
-  // on the connection it is handed, but that is our Duplex, not the TCP socket), so the
-  // listener that does accept them must.
+  // Node's HTTP servers turn Nagle off only on sockets they accept themselves (HTTP/1.1 is
+  // handed our Duplex, not the TCP socket), so the listener that does accept them must.
   const listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     sockets.add(socket);
     unrouted.add(socket);
@@ -108,7 +107,10 @@ export function createCleartextServer(
       unrouted.delete(socket);
       if (isHttp2) {
         clock.stop(); // the session's idle timeout takes over
-        return void h2.emit("connection", replaying(socket, head));
+        // The HTTP/2 session takes over the TCP socket itself, reading first what is buffered
+        // on it: the sniffed bytes, given back. gRPC's every byte then stays in native code.
+        socket.unshift(head);
+        return void h2.emit("connection", socket);
       }
       // Registered before the Duplex forwards the bytes to the HTTP parser, which may
       // complete a request's headers on them.
@@ -170,9 +172,10 @@ function routeByPreface(socket: net.Socket, route: (isHttp2: boolean, head: Buff
 }
 
 /**
- * Node's HTTP servers read a net.Socket's native handle directly, so bytes already read
- * from it cannot be given back with unshift(). A plain Duplex in front of the socket makes
- * them read through JavaScript instead, starting with the bytes we consumed to sniff.
+ * HTTP/1.1 connections go through a plain Duplex in front of the socket, starting with the
+ * bytes consumed to sniff: it is what this module's limits hold on to (each connection's
+ * request clock, a 408 on time-out), and HTTP/1.1 is the path of browsers and tools, where
+ * reading through JavaScript costs nothing that matters.
  */
 function replaying(socket: net.Socket, head: Buffer): Duplex {
   const duplex = new Duplex({
