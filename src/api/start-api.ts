@@ -22,7 +22,6 @@ import { openShopDatabase } from "../shop-database/shop-database.js";
 import { buildApiServer } from "./api-server.js";
 import { createLandingPage } from "./landing-page.js";
 
-const RECOVERY_INTERVAL_MS = 15_000;
 
 export interface RunningApi extends Running {
   port: number;
@@ -64,7 +63,7 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
     const port = await server.start(config.port, config.host);
     const database = watchDatabase(orm.em, (up) => server.health.setDependency("database", up), logger);
     const recovery = startRecoveryLoop(orders, {
-      intervalMs: RECOVERY_INTERVAL_MS,
+      intervalMs: config.orderRecoveryIntervalMs,
       pendingTimeoutMs: config.orderPendingTimeoutMs,
       logger,
     });

@@ -295,6 +295,14 @@ export const CONFIG_SCHEMA = {
       "How long an order may stay pending before the recovery loop asks the gateway what happened, in milliseconds.",
     readBy: ["shop-dev", "shop-api"],
   }),
+  orderRecoveryIntervalMs: variable({
+    name: "ORDER_RECOVERY_INTERVAL_MS",
+    parse: integer(100, 3_600_000),
+    default: "15000",
+    meaning:
+      "How often each API replica's recovery loop looks for orders left pending and cancellations left unfinished, in milliseconds.",
+    readBy: ["shop-dev", "shop-api"],
+  }),
   paymentFaults: {
     latencyMs: variable({
       name: "PAYMENT_GATEWAY_FAULT_LATENCY_MS",
