@@ -14,6 +14,9 @@ import { isLoopback, localUrlHost } from "../rpc/listen-address.js";
 import { openShopDatabase } from "../shop-database/shop-database.js";
 import { startWorker } from "../worker/start-worker.js";
 
+/** The address the README's first order calls: `npm start`'s defaults. */
+const FIRST_ORDER_API = "127.0.0.1:50051";
+
 const listensOn = (config: Config) => ({
   PORT: config.port,
   // The built-in gateway runs only when no other is named.
@@ -65,13 +68,14 @@ function banner(
 ): string {
   const host = localUrlHost(config.host);
   const api = `${host}:${ports.api}`;
+  const bufCurl = "npx buf curl --protocol grpc --http2-prior-knowledge";
   const login = `{"email": "${admin.email}", "password": "${admin.password}"}`;
   const adminLines =
     admin.email === undefined
       ? ""
       : `  Admin account:      ${admin.email}${config.adminEmail === undefined ? `  password: ${admin.password}` : "  (from ADMIN_EMAIL)"}
-    TOKEN=$(grpcurl -plaintext -d '${config.adminEmail === undefined ? login : '{"email": "…", "password": "…"}'}' ${api} shop.v1.AuthService/Login | jq -r .accessToken)
-    grpcurl -plaintext -H "authorization: Bearer $TOKEN" ${api} shop.v1.AuthService/GetCurrentUser
+    TOKEN=$(${bufCurl} -d '${config.adminEmail === undefined ? login : '{"email": "…", "password": "…"}'}' http://${api}/shop.v1.AuthService/Login | node -p 'JSON.parse(fs.readFileSync(0)).accessToken')
+    ${bufCurl} -H "authorization: Bearer $TOKEN" http://${api}/shop.v1.AuthService/GetCurrentUser
 
 `;
   const gateway = ports.gateway === undefined ? config.paymentGatewayUrl : `${host}:${ports.gateway}`;
@@ -88,12 +92,19 @@ function banner(
     Email worker      health on ${host}:${ports.worker}
     Emails            ${config.smtpUrl === undefined ? `development mailbox: http://${api}/mailbox  (saved in ${config.dataDir}/mail)` : "SMTP_URL"}
 
-  Try it:
-    grpcurl -plaintext ${api} list
-    grpcurl -plaintext -d '{"page_size": 5}' ${api} shop.v1.InventoryService/ListProducts
-    npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://${api}
-    npx buf curl --protocol grpc --http2-prior-knowledge http://${api}/grpc.health.v1.Health/Check
+  Try it, from another terminal in this directory:
+    ${bufCurl} --list-methods http://${api}
+    ${bufCurl} -d '{"page_size": 5}' http://${api}/shop.v1.InventoryService/ListProducts
     curl -s -H 'content-type: application/json' -d '{}' http://${api}/grpc.health.v1.Health/Check
+  or with grpcurl, if you have it:
+    grpcurl -plaintext ${api} list
+
+  Your first order, from sign-up to its email in the mailbox: README.md#your-first-order${
+    api === FIRST_ORDER_API
+      ? ""
+      : `
+  (its commands call ${FIRST_ORDER_API}: use ${api} instead)`
+  }
 
 ${adminLines}  Buf Studio: https://buf.build/studio with target http://${api}
   Stop with Ctrl-C.
