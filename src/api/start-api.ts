@@ -22,7 +22,6 @@ import { openShopDatabase } from "../shop-database/shop-database.js";
 import { buildApiServer } from "./api-server.js";
 import { createLandingPage } from "./landing-page.js";
 
-
 export interface RunningApi extends Running {
   port: number;
 }

@@ -66,7 +66,7 @@ describe("the page at / of the shop API's port", () => {
     const html = await page.text();
     expect(html).toContain('<a href="/mailbox">');
     expect(html).toContain(`<a href="https://buf.build/studio">Buf Studio (set its target to http://${address})</a>`);
-    expect(html).toContain(`grpcurl -plaintext ${address} list`);
+    expect(html).toContain(`npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://${address}`);
   });
 
   it("names no mailbox where there is none: with SMTP_URL, emails go to a real server", async () => {
