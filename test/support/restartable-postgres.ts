@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,9 @@ export interface RestartablePostgres {
   url: string;
   /** `pg_ctl restart -m fast`: every session is terminated (57P01), as an operator's restart does. */
   restart(): Promise<void>;
+  /** Shuts the server down (fast), until `up()`: connections are refused meanwhile. */
+  down(): Promise<void>;
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -37,13 +40,27 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   await run(initdb, [...initArgs, "--no-sync"]);
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off -c max_connections=60`;
   await ctl("start", "-D", pgdata, "-w", "-l", join(dir, "server.log"), "-o", options);
+  // Should the test process end without stopping it, the server goes too (an immediate stop).
+  const stopOnExit = () => {
+    try {
+      process.kill(Number(readFileSync(join(pgdata, "postmaster.pid"), "utf8").split("\n")[0]), "SIGQUIT");
+    } catch {}
+  };
+  process.once("exit", stopOnExit);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async down() {
+      await ctl("stop", "-D", pgdata, "-w", "-m", "fast");
+    },
+    async up() {
+      await ctl("start", "-D", pgdata, "-w", "-l", join(dir, "server.log"), "-o", options);
+    },
     async restart() {
       // The log file also keeps the server off our pipes, which would otherwise never close.
       await ctl("restart", "-D", pgdata, "-w", "-m", "fast", "-l", join(dir, "server.log"), "-o", options);
     },
     async stop() {
+      process.off("exit", stopOnExit);
       await ctl("stop", "-D", pgdata, "-w", "-m", "immediate").catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
