@@ -62,6 +62,23 @@ describe("confirmation emails", () => {
     expect(mail.html).toContain("&lt;script&gt;alert(1)&lt;/script&gt; Mug");
     expect(mail.html).not.toContain("<script>");
   });
+
+  it("when the order has several lines, then the confirmation lists each and totals them all", async () => {
+    const customer = await createUser(fixture.api);
+    const mug = await createProduct(fixture.inventory, fixture.admin, { name: "Mug", amountMinor: 1250n });
+    const tea = await createProduct(fixture.inventory, fixture.admin, { name: "Tea", amountMinor: 700n });
+    const { order } = await fixture.place(customer, [
+      { productId: mug.id, quantity: 2 },
+      { productId: tea.id, quantity: 3 },
+    ]);
+    expect(order?.total?.amountMinor).toBe(4600n);
+
+    const mail = await smtp.waitFor((m) => isAbout(m, order?.id));
+    expect(mail.text).toContain(
+      `- Mug (${mug.sku}): 2 x €12.50 = €25.00\n- Tea (${tea.sku}): 3 x €7.00 = €21.00\n\nSubtotal: €46.00\nTotal: €46.00\n`,
+    );
+    for (const shown of ["€25.00", "€21.00", "€46.00"]) expect(mail.html).toContain(shown);
+  });
 });
 
 describe("emails a shop would send", () => {

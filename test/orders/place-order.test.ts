@@ -41,6 +41,36 @@ describe("OrderService.PlaceOrder", () => {
     expect(await fixture.emailJobsFor(order?.id ?? "")).toEqual(["order-confirmation"]);
   });
 
+  it("when an order has several lines, then it totals and charges every line, not only one", async () => {
+    const customer = await createUser(fixture.api);
+    const mug = await fixture.product(5); // 12.50
+    const tea = await createProduct(fixture.inventory, fixture.admin, { initialStock: 10, amountMinor: 700n });
+    const spoon = await createProduct(fixture.inventory, fixture.admin, { initialStock: 10, amountMinor: 175n });
+    const { order } = await fixture.place(customer, [
+      { productId: mug.id, quantity: 2 },
+      { productId: tea.id, quantity: 3 },
+      { productId: spoon.id, quantity: 1 },
+    ]);
+    // 2 x 12.50 + 3 x 7.00 + 1 x 1.75
+    expect(order).toMatchObject({
+      state: OrderState.FULFILLED,
+      subtotal: { currencyCode: "EUR", amountMinor: 4775n },
+      total: { currencyCode: "EUR", amountMinor: 4775n },
+    });
+    expect(order?.lines.map((line) => [line.productId, line.quantity, line.lineTotal?.amountMinor])).toEqual([
+      [mug.id, 2, 2500n],
+      [tea.id, 3, 2100n],
+      [spoon.id, 1, 175n],
+    ]);
+    const { charge } = await fixture.gateway.client.getCharge({
+      lookup: { case: "idempotencyKey", value: `order-${order?.id}` },
+    });
+    expect(charge).toMatchObject({ id: order?.chargeId, amountMinor: 4775n, currencyCode: "EUR" });
+    expect(await fixture.stockOf(mug.id)).toEqual({ onHand: 3, reserved: 0 });
+    expect(await fixture.stockOf(tea.id)).toEqual({ onHand: 7, reserved: 0 });
+    expect(await fixture.stockOf(spoon.id)).toEqual({ onHand: 9, reserved: 0 });
+  });
+
   it("numbers orders for people: short, and each new order's higher than the last", async () => {
     const customer = await createUser(fixture.api);
     const product = await fixture.product(5);
