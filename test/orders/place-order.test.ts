@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import {
   BadRequestSchema,
@@ -12,7 +13,8 @@ import { failureOf } from "../support/failures.js";
 import { startTestGateway, testCard } from "../support/gateway.js";
 import { useOrderApi } from "../support/order-fixture.js";
 import { createProduct } from "../support/products.js";
-import { createUser } from "../support/users.js";
+import { until } from "../support/until.js";
+import { createUser, type TestUser } from "../support/users.js";
 
 describe("OrderService.PlaceOrder", () => {
   const fixture = useOrderApi();
@@ -193,6 +195,91 @@ describe("OrderService.PlaceOrder", () => {
     );
     expect(error.code).toBe(Code.Unauthenticated);
   });
+});
+
+/**
+ * Races on stock, on a database of their own: no other file's recovery settles the orders
+ * they hold pending, and the only statements waiting on locks there are theirs.
+ */
+describe("PlaceOrder when calls race for stock", () => {
+  const fixture = useOrderApi({}, { ownDatabase: "place_order_races" });
+
+  it("when many retries of a declined request race, then its reservation is released once: reserved stays what other orders hold", async () => {
+    const product = await fixture.product(10);
+    // Another customer's order holds 3, pending: the gateway had a processing error on every attempt.
+    const other = await createUser(fixture.api);
+    const pending = await failureOf(fixture.place(other, [{ productId: product.id, quantity: 3 }], "4000000000000119"));
+    expect(pending.code).toBe(Code.Unavailable);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 10, reserved: 3 });
+
+    const customer = await createUser(fixture.api);
+    const requestId = randomUUID();
+    const declined = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        failureOf(fixture.place(customer, [{ productId: product.id, quantity: 2 }], "4000000000000002", requestId)),
+      ),
+    );
+    const answers = declined.map((error) => {
+      const info = error.findDetails(ErrorInfoSchema)[0];
+      return [Code[error.code], info?.reason, info?.metadata.declineCode, info?.metadata.orderId];
+    });
+    const orderId = answers[0]?.[3];
+    expect(new Set(answers.map((answer) => answer.join(" ")))).toEqual(
+      new Set([`FailedPrecondition PAYMENT_DECLINED generic_decline ${orderId}`]),
+    );
+    expect(await fixture.chargesFor(`order-${orderId}`)).toBe(1);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 10, reserved: 3 });
+  });
+
+  it("when a burst of buyers finds a hot product's last units taken under it, then each refused buyer gets OUT_OF_STOCK with the product, requested and available", async () => {
+    const product = await fixture.product(10);
+    const buyers = await Promise.all(Array.from({ length: 4 }, () => createUser(fixture.api)));
+    // Another order's reservation of 8 units, its statement not yet committed: it holds the
+    // product's row, so every buyer's statement decides on 10 available, then waits to reserve.
+    const other = new pg.Client({ connectionString: fixture.databaseUrl });
+    const observer = new pg.Client({ connectionString: fixture.databaseUrl });
+    await Promise.all([other.connect(), observer.connect()]);
+    try {
+      await other.query("begin");
+      await other.query("update product set stock_reserved = stock_reserved + 8 where id = $1", [product.id]);
+      const burst = Promise.allSettled(
+        Array.from({ length: 20 }, (_, index) =>
+          fixture.place(buyers[index % buyers.length] as TestUser, [{ productId: product.id, quantity: 1 }]),
+        ),
+      );
+      await until(async () => (await waitingOnLocks(observer)) >= 4, "buyers' statements to wait on the product");
+      // Committed: only 2 units are left for the buyers whose statements thought 10 were.
+      await other.query("commit");
+      const outcomes = await burst;
+
+      const sold = outcomes.filter((outcome) => outcome.status === "fulfilled");
+      expect(sold.map((sale) => sale.value.order?.state)).toEqual([OrderState.FULFILLED, OrderState.FULFILLED]);
+      const refusals = outcomes.flatMap((outcome) =>
+        outcome.status === "rejected" ? [ConnectError.from(outcome.reason)] : [],
+      );
+      expect(refusals).toHaveLength(18);
+      for (const refusal of refusals) {
+        expect([Code[refusal.code], refusal.findDetails(ErrorInfoSchema)[0]?.reason]).toEqual([
+          "FailedPrecondition",
+          "OUT_OF_STOCK",
+        ]);
+        expect(refusal.findDetails(PreconditionFailureSchema)[0]?.violations).toEqual([
+          expect.objectContaining({ type: "STOCK", subject: product.id, description: "requested 1, available 0" }),
+        ]);
+      }
+      expect(await fixture.stockOf(product.id)).toEqual({ onHand: 8, reserved: 8 });
+    } finally {
+      await Promise.all([other.end(), observer.end()]);
+    }
+  });
+
+  /** Statements of this database waiting for a lock now; asked outside the API's pool, which they may fill. */
+  async function waitingOnLocks(observer: pg.Client): Promise<number> {
+    const { rows } = await observer.query<{ waiting: number }>(
+      "select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+    );
+    return rows[0]?.waiting ?? 0;
+  }
 });
 
 describe("orders when the gateway is down", () => {
