@@ -347,7 +347,8 @@ describe("orders when the gateway fails transiently", () => {
 });
 
 describe("a retry racing recovery", () => {
-  const fixture = useOrderApi();
+  // A database of its own: the test locks the gateway's table of charges there.
+  const fixture = useOrderApi({}, { ownDatabase: "retry_racing_recovery" });
 
   it("refunds a charge made by a retry after recovery failed the order, so a failed order keeps no money", async () => {
     const customer = await createUser(fixture.api);
@@ -358,28 +359,41 @@ describe("a retry racing recovery", () => {
     await failureOf(fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId));
     const { orders } = await fixture.orders.listOrders({}, customer.auth);
     const orderId = orders[0]?.id ?? "";
-    // The gateway is back, answering slowly: charges are made at once, answered a second later.
-    fixture.gateway = await startTestGateway({ latencyMs: 1_000 }, { port });
+    fixture.gateway = await startTestGateway({}, { port, databaseUrl: fixture.databaseUrl });
 
-    const retry = fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId);
-    for (let attempt = 0; (await fixture.chargesFor(`order-${orderId}`)) === 0; attempt++) {
-      if (attempt > 200) throw new Error("the retry never charged");
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    // The gateway is back, but its table of charges is locked against writes: the retry claims
+    // the order, then its charge waits, not yet made, until the lock is let go.
+    const charges = new pg.Client({ connectionString: fixture.databaseUrl });
+    const observer = new pg.Client({ connectionString: fixture.databaseUrl });
+    await Promise.all([charges.connect(), observer.connect()]);
+    try {
+      await charges.query("begin");
+      await charges.query("lock table payment.charge in share mode");
+      const retry = fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId);
+      await until(async () => {
+        const { rows } = await observer.query(
+          `select 1 from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock' and query like 'insert into "payment"."charge"%'`,
+        );
+        return rows.length > 0;
+      }, "the retry's charge to wait for the lock");
+      // Meanwhile recovery (on another replica) asks the gateway, finds no charge, and fails the order.
+      expect(await fixture.api.orders.recoverPendingOrders(0)).toBe(1);
+      await charges.query("commit"); // the retry's charge is made now, after the order failed
+
+      const error = await failureOf(retry);
+      expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PAYMENT_DECLINED");
+      const { charge } = await fixture.gateway.client.getCharge({
+        lookup: { case: "idempotencyKey", value: `order-${orderId}` },
+      });
+      expect(charge?.amountRefundedMinor).toBe(charge?.amountMinor);
+      expect(charge?.amountMinor).toBe(1250n);
+      const { order } = await fixture.orders.getOrder({ id: orderId }, customer.auth);
+      expect(order).toMatchObject({ state: OrderState.PAYMENT_FAILED, failureCode: "not_charged" });
+      expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 0 });
+    } finally {
+      await Promise.all([charges.end(), observer.end()]);
     }
-    // While the retry waits for its answer, recovery (on another replica) found no charge yet and failed the order.
-    await fixture.api.orm.em
-      .fork()
-      .execute(
-        "update customer_order set state = 'payment_failed', failure_code = 'not_charged' where id = ? and state = 'pending_payment'",
-        [orderId],
-      );
-
-    const error = await failureOf(retry);
-    expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PAYMENT_DECLINED");
-    const { charge } = await fixture.gateway.client.getCharge({
-      lookup: { case: "idempotencyKey", value: `order-${orderId}` },
-    });
-    expect(charge?.amountRefundedMinor).toBe(charge?.amountMinor);
   });
 });
 
