@@ -295,6 +295,22 @@ describe("a job that runs twice", () => {
     expect(smtp.messages.filter((m) => isAbout(m, orderId))).toHaveLength(1);
   });
 
+  it("when a cancellation email's job runs twice, then it is sent once, apart from the order's confirmation", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
+    const orderId = order?.id ?? "";
+    await fixture.orders.cancelOrder({ id: orderId, reason: "changed my mind" }, customer.auth);
+
+    expect(await emails.send(orderId, "confirmation")).toBe("sent");
+    expect(await emails.send(orderId, "cancellation")).toBe("sent");
+    expect(await emails.send(orderId, "cancellation")).toBe("already_sent");
+    expect(smtp.messages.filter((m) => isAbout(m, orderId)).map((m) => m.messageId)).toEqual([
+      `<order-confirmation-${orderId}@shop.test>`,
+      `<order-cancellation-${orderId}@shop.test>`,
+    ]);
+  });
+
   it("sends the email once when the second run starts while the first is still sending", async () => {
     const orderId = await paidOrder();
     const holding = await startSmtpCatcher({ holdAnswers: true });
