@@ -1,4 +1,6 @@
+import { createSecretKey } from "node:crypto";
 import jwt from "jsonwebtoken";
+import { isUuid } from "../validation/request-validator.js";
 import { NotAuthenticated } from "./auth-errors.js";
 import type { Role } from "./user.entity.js";
 
@@ -20,12 +22,17 @@ export interface AccessTokens {
 
 /**
  * Signed JWTs (HS256). Verification pins the algorithm, so `alg: none` and tokens signed with
- * a public key as an HMAC secret are refused, and checks expiry, issuer and audience.
+ * a public key as an HMAC secret are refused, and checks expiry, issuer and audience. The
+ * subject must be a user id (a UUID): a token signed with our secret but naming anything
+ * else is refused before it reaches a query.
  */
 export function createAccessTokens(secret: string, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): AccessTokens {
+  // Made once: given a string, jsonwebtoken would build a key from it on every call. A secret
+  // KeyObject is also never mistaken for a public key, and HS256 stays pinned below.
+  const key = createSecretKey(Buffer.from(secret, "utf8"));
   return {
     issue({ userId, role }) {
-      const token = jwt.sign({ role }, secret, {
+      const token = jwt.sign({ role }, key, {
         algorithm: ALGORITHM,
         subject: userId,
         issuer: ISSUER,
@@ -39,7 +46,7 @@ export function createAccessTokens(secret: string, ttlSeconds = ACCESS_TOKEN_TTL
     verify(token) {
       let payload: jwt.JwtPayload;
       try {
-        payload = jwt.verify(token, secret, {
+        payload = jwt.verify(token, key, {
           algorithms: [ALGORITHM],
           issuer: ISSUER,
           audience: AUDIENCE,
@@ -49,7 +56,7 @@ export function createAccessTokens(secret: string, ttlSeconds = ACCESS_TOKEN_TTL
         throw new NotAuthenticated(problemOf(error));
       }
       const { sub, role } = payload;
-      if (typeof sub !== "string" || (role !== "customer" && role !== "admin")) {
+      if (!isUuid(sub) || (role !== "customer" && role !== "admin")) {
         throw new NotAuthenticated("TOKEN_INVALID");
       }
       return { userId: sub, role };

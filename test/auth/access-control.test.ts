@@ -84,6 +84,14 @@ describe("authentication and authorization", () => {
     expect(await refusal(bearer(foreign))).toEqual({ code: Code.Unauthenticated, reason: "TOKEN_INVALID" });
   });
 
+  it.each(["not-a-uuid", "1 or 1=1"])(
+    "refuses a token signed with our secret whose subject %j is not a user id: TOKEN_INVALID, never INTERNAL",
+    async (sub) => {
+      const forged = jwt.sign(claimsFor(sub), TEST_JWT_SECRET, { algorithm: "HS256", expiresIn: 600 });
+      expect(await refusal(bearer(forged))).toEqual({ code: Code.Unauthenticated, reason: "TOKEN_INVALID" });
+    },
+  );
+
   it("refuses the token of a deleted user: USER_UNKNOWN", async () => {
     const customer = await createUser(api);
     await api.orm.em.fork().execute("delete from app_user where id = ?", [customer.id]);

@@ -213,9 +213,11 @@ describe("the development mailbox, on embedded defaults", () => {
     expect(rebound.body).not.toContain(orderNumber);
   });
 
-  it("refuses a request from another machine, when HOST lets other machines reach it", async () => {
+  it("refuses a request from another machine, when HOST lets other machines reach it", async (context) => {
     const address = ownNetworkAddress();
-    if (address === undefined) return; // no network but loopback: no other machine either
+    if (address === undefined) {
+      return context.skip("this machine has no network address but loopback: no other machine can reach it");
+    }
     const remote = await get(api.port, "/mailbox", { host: `${address}:${api.port}` }, address);
     expect(remote.status).toBe(403);
     expect(remote.body).not.toContain(orderNumber);

@@ -62,6 +62,23 @@ describe("confirmation emails", () => {
     expect(mail.html).toContain("&lt;script&gt;alert(1)&lt;/script&gt; Mug");
     expect(mail.html).not.toContain("<script>");
   });
+
+  it("when the order has several lines, then the confirmation lists each and totals them all", async () => {
+    const customer = await createUser(fixture.api);
+    const mug = await createProduct(fixture.inventory, fixture.admin, { name: "Mug", amountMinor: 1250n });
+    const tea = await createProduct(fixture.inventory, fixture.admin, { name: "Tea", amountMinor: 700n });
+    const { order } = await fixture.place(customer, [
+      { productId: mug.id, quantity: 2 },
+      { productId: tea.id, quantity: 3 },
+    ]);
+    expect(order?.total?.amountMinor).toBe(4600n);
+
+    const mail = await smtp.waitFor((m) => isAbout(m, order?.id));
+    expect(mail.text).toContain(
+      `- Mug (${mug.sku}): 2 x €12.50 = €25.00\n- Tea (${tea.sku}): 3 x €7.00 = €21.00\n\nSubtotal: €46.00\nTotal: €46.00\n`,
+    );
+    for (const shown of ["€25.00", "€21.00", "€46.00"]) expect(mail.html).toContain(shown);
+  });
 });
 
 describe("emails a shop would send", () => {
@@ -276,6 +293,22 @@ describe("a job that runs twice", () => {
     expect(await emails.send(orderId, "confirmation")).toBe("sent");
     expect(await emails.send(orderId, "confirmation")).toBe("already_sent");
     expect(smtp.messages.filter((m) => isAbout(m, orderId))).toHaveLength(1);
+  });
+
+  it("when a cancellation email's job runs twice, then it is sent once, apart from the order's confirmation", async () => {
+    const customer = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(customer, [{ productId: product.id, quantity: 1 }]);
+    const orderId = order?.id ?? "";
+    await fixture.orders.cancelOrder({ id: orderId, reason: "changed my mind" }, customer.auth);
+
+    expect(await emails.send(orderId, "confirmation")).toBe("sent");
+    expect(await emails.send(orderId, "cancellation")).toBe("sent");
+    expect(await emails.send(orderId, "cancellation")).toBe("already_sent");
+    expect(smtp.messages.filter((m) => isAbout(m, orderId)).map((m) => m.messageId)).toEqual([
+      `<order-confirmation-${orderId}@shop.test>`,
+      `<order-cancellation-${orderId}@shop.test>`,
+    ]);
   });
 
   it("sends the email once when the second run starts while the first is still sending", async () => {

@@ -80,6 +80,28 @@ describe("reading, listing and cancelling orders", () => {
     expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 0 });
   });
 
+  it("when a customer cancels another customer's order, then it is NOT_FOUND: no refund, no restock, still fulfilled", async () => {
+    const owner = await createUser(fixture.api);
+    const stranger = await createUser(fixture.api);
+    const product = await fixture.product(5);
+    const { order } = await fixture.place(owner, [{ productId: product.id, quantity: 2 }]);
+    const id = order?.id ?? "";
+
+    const error = await failureOf(fixture.orders.cancelOrder({ id, reason: "not mine" }, stranger.auth));
+    expect(error.code).toBe(Code.NotFound);
+    expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("NOT_FOUND");
+    const { charge } = await fixture.gateway.client.getCharge({
+      lookup: { case: "chargeId", value: order?.chargeId ?? "" },
+    });
+    expect(charge?.amountRefundedMinor).toBe(0n);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 3, reserved: 0 });
+    expect((await fixture.orders.getOrder({ id }, owner.auth)).order).toMatchObject({
+      state: OrderState.FULFILLED,
+      refundId: "",
+    });
+    expect(await fixture.emailJobsFor(id)).toEqual(["order-confirmation"]);
+  });
+
   it("finishes a cancellation that a crash interrupted after the refund, refunding once", async () => {
     const customer = await createUser(fixture.api);
     const product = await fixture.product(5);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import {
   BadRequestSchema,
@@ -12,7 +13,8 @@ import { failureOf } from "../support/failures.js";
 import { startTestGateway, testCard } from "../support/gateway.js";
 import { useOrderApi } from "../support/order-fixture.js";
 import { createProduct } from "../support/products.js";
-import { createUser } from "../support/users.js";
+import { until } from "../support/until.js";
+import { createUser, type TestUser } from "../support/users.js";
 
 describe("OrderService.PlaceOrder", () => {
   const fixture = useOrderApi();
@@ -39,6 +41,36 @@ describe("OrderService.PlaceOrder", () => {
     expect(await fixture.stockOf(product.id)).toEqual({ onHand: 3, reserved: 0 });
     expect(await fixture.chargesFor(`order-${order?.id}`)).toBe(1);
     expect(await fixture.emailJobsFor(order?.id ?? "")).toEqual(["order-confirmation"]);
+  });
+
+  it("when an order has several lines, then it totals and charges every line, not only one", async () => {
+    const customer = await createUser(fixture.api);
+    const mug = await fixture.product(5); // 12.50
+    const tea = await createProduct(fixture.inventory, fixture.admin, { initialStock: 10, amountMinor: 700n });
+    const spoon = await createProduct(fixture.inventory, fixture.admin, { initialStock: 10, amountMinor: 175n });
+    const { order } = await fixture.place(customer, [
+      { productId: mug.id, quantity: 2 },
+      { productId: tea.id, quantity: 3 },
+      { productId: spoon.id, quantity: 1 },
+    ]);
+    // 2 x 12.50 + 3 x 7.00 + 1 x 1.75
+    expect(order).toMatchObject({
+      state: OrderState.FULFILLED,
+      subtotal: { currencyCode: "EUR", amountMinor: 4775n },
+      total: { currencyCode: "EUR", amountMinor: 4775n },
+    });
+    expect(order?.lines.map((line) => [line.productId, line.quantity, line.lineTotal?.amountMinor])).toEqual([
+      [mug.id, 2, 2500n],
+      [tea.id, 3, 2100n],
+      [spoon.id, 1, 175n],
+    ]);
+    const { charge } = await fixture.gateway.client.getCharge({
+      lookup: { case: "idempotencyKey", value: `order-${order?.id}` },
+    });
+    expect(charge).toMatchObject({ id: order?.chargeId, amountMinor: 4775n, currencyCode: "EUR" });
+    expect(await fixture.stockOf(mug.id)).toEqual({ onHand: 3, reserved: 0 });
+    expect(await fixture.stockOf(tea.id)).toEqual({ onHand: 7, reserved: 0 });
+    expect(await fixture.stockOf(spoon.id)).toEqual({ onHand: 9, reserved: 0 });
   });
 
   it("numbers orders for people: short, and each new order's higher than the last", async () => {
@@ -165,6 +197,91 @@ describe("OrderService.PlaceOrder", () => {
   });
 });
 
+/**
+ * Races on stock, on a database of their own: no other file's recovery settles the orders
+ * they hold pending, and the only statements waiting on locks there are theirs.
+ */
+describe("PlaceOrder when calls race for stock", () => {
+  const fixture = useOrderApi({}, { ownDatabase: "place_order_races" });
+
+  it("when many retries of a declined request race, then its reservation is released once: reserved stays what other orders hold", async () => {
+    const product = await fixture.product(10);
+    // Another customer's order holds 3, pending: the gateway had a processing error on every attempt.
+    const other = await createUser(fixture.api);
+    const pending = await failureOf(fixture.place(other, [{ productId: product.id, quantity: 3 }], "4000000000000119"));
+    expect(pending.code).toBe(Code.Unavailable);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 10, reserved: 3 });
+
+    const customer = await createUser(fixture.api);
+    const requestId = randomUUID();
+    const declined = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        failureOf(fixture.place(customer, [{ productId: product.id, quantity: 2 }], "4000000000000002", requestId)),
+      ),
+    );
+    const answers = declined.map((error) => {
+      const info = error.findDetails(ErrorInfoSchema)[0];
+      return [Code[error.code], info?.reason, info?.metadata.declineCode, info?.metadata.orderId];
+    });
+    const orderId = answers[0]?.[3];
+    expect(new Set(answers.map((answer) => answer.join(" ")))).toEqual(
+      new Set([`FailedPrecondition PAYMENT_DECLINED generic_decline ${orderId}`]),
+    );
+    expect(await fixture.chargesFor(`order-${orderId}`)).toBe(1);
+    expect(await fixture.stockOf(product.id)).toEqual({ onHand: 10, reserved: 3 });
+  });
+
+  it("when a burst of buyers finds a hot product's last units taken under it, then each refused buyer gets OUT_OF_STOCK with the product, requested and available", async () => {
+    const product = await fixture.product(10);
+    const buyers = await Promise.all(Array.from({ length: 4 }, () => createUser(fixture.api)));
+    // Another order's reservation of 8 units, its statement not yet committed: it holds the
+    // product's row, so every buyer's statement decides on 10 available, then waits to reserve.
+    const other = new pg.Client({ connectionString: fixture.databaseUrl });
+    const observer = new pg.Client({ connectionString: fixture.databaseUrl });
+    await Promise.all([other.connect(), observer.connect()]);
+    try {
+      await other.query("begin");
+      await other.query("update product set stock_reserved = stock_reserved + 8 where id = $1", [product.id]);
+      const burst = Promise.allSettled(
+        Array.from({ length: 20 }, (_, index) =>
+          fixture.place(buyers[index % buyers.length] as TestUser, [{ productId: product.id, quantity: 1 }]),
+        ),
+      );
+      await until(async () => (await waitingOnLocks(observer)) >= 4, "buyers' statements to wait on the product");
+      // Committed: only 2 units are left for the buyers whose statements thought 10 were.
+      await other.query("commit");
+      const outcomes = await burst;
+
+      const sold = outcomes.filter((outcome) => outcome.status === "fulfilled");
+      expect(sold.map((sale) => sale.value.order?.state)).toEqual([OrderState.FULFILLED, OrderState.FULFILLED]);
+      const refusals = outcomes.flatMap((outcome) =>
+        outcome.status === "rejected" ? [ConnectError.from(outcome.reason)] : [],
+      );
+      expect(refusals).toHaveLength(18);
+      for (const refusal of refusals) {
+        expect([Code[refusal.code], refusal.findDetails(ErrorInfoSchema)[0]?.reason]).toEqual([
+          "FailedPrecondition",
+          "OUT_OF_STOCK",
+        ]);
+        expect(refusal.findDetails(PreconditionFailureSchema)[0]?.violations).toEqual([
+          expect.objectContaining({ type: "STOCK", subject: product.id, description: "requested 1, available 0" }),
+        ]);
+      }
+      expect(await fixture.stockOf(product.id)).toEqual({ onHand: 8, reserved: 8 });
+    } finally {
+      await Promise.all([other.end(), observer.end()]);
+    }
+  });
+
+  /** Statements of this database waiting for a lock now; asked outside the API's pool, which they may fill. */
+  async function waitingOnLocks(observer: pg.Client): Promise<number> {
+    const { rows } = await observer.query<{ waiting: number }>(
+      "select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+    );
+    return rows[0]?.waiting ?? 0;
+  }
+});
+
 describe("orders when the gateway is down", () => {
   const fixture = useOrderApi();
 
@@ -230,7 +347,8 @@ describe("orders when the gateway fails transiently", () => {
 });
 
 describe("a retry racing recovery", () => {
-  const fixture = useOrderApi();
+  // A database of its own: the test locks the gateway's table of charges there.
+  const fixture = useOrderApi({}, { ownDatabase: "retry_racing_recovery" });
 
   it("refunds a charge made by a retry after recovery failed the order, so a failed order keeps no money", async () => {
     const customer = await createUser(fixture.api);
@@ -241,28 +359,41 @@ describe("a retry racing recovery", () => {
     await failureOf(fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId));
     const { orders } = await fixture.orders.listOrders({}, customer.auth);
     const orderId = orders[0]?.id ?? "";
-    // The gateway is back, answering slowly: charges are made at once, answered a second later.
-    fixture.gateway = await startTestGateway({ latencyMs: 1_000 }, { port });
+    fixture.gateway = await startTestGateway({}, { port, databaseUrl: fixture.databaseUrl });
 
-    const retry = fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId);
-    for (let attempt = 0; (await fixture.chargesFor(`order-${orderId}`)) === 0; attempt++) {
-      if (attempt > 200) throw new Error("the retry never charged");
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    // The gateway is back, but its table of charges is locked against writes: the retry claims
+    // the order, then its charge waits, not yet made, until the lock is let go.
+    const charges = new pg.Client({ connectionString: fixture.databaseUrl });
+    const observer = new pg.Client({ connectionString: fixture.databaseUrl });
+    await Promise.all([charges.connect(), observer.connect()]);
+    try {
+      await charges.query("begin");
+      await charges.query("lock table payment.charge in share mode");
+      const retry = fixture.place(customer, [{ productId: product.id, quantity: 1 }], "4242424242424242", requestId);
+      await until(async () => {
+        const { rows } = await observer.query(
+          `select 1 from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock' and query like 'insert into "payment"."charge"%'`,
+        );
+        return rows.length > 0;
+      }, "the retry's charge to wait for the lock");
+      // Meanwhile recovery (on another replica) asks the gateway, finds no charge, and fails the order.
+      expect(await fixture.api.orders.recoverPendingOrders(0)).toBe(1);
+      await charges.query("commit"); // the retry's charge is made now, after the order failed
+
+      const error = await failureOf(retry);
+      expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PAYMENT_DECLINED");
+      const { charge } = await fixture.gateway.client.getCharge({
+        lookup: { case: "idempotencyKey", value: `order-${orderId}` },
+      });
+      expect(charge?.amountRefundedMinor).toBe(charge?.amountMinor);
+      expect(charge?.amountMinor).toBe(1250n);
+      const { order } = await fixture.orders.getOrder({ id: orderId }, customer.auth);
+      expect(order).toMatchObject({ state: OrderState.PAYMENT_FAILED, failureCode: "not_charged" });
+      expect(await fixture.stockOf(product.id)).toEqual({ onHand: 5, reserved: 0 });
+    } finally {
+      await Promise.all([charges.end(), observer.end()]);
     }
-    // While the retry waits for its answer, recovery (on another replica) found no charge yet and failed the order.
-    await fixture.api.orm.em
-      .fork()
-      .execute(
-        "update customer_order set state = 'payment_failed', failure_code = 'not_charged' where id = ? and state = 'pending_payment'",
-        [orderId],
-      );
-
-    const error = await failureOf(retry);
-    expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PAYMENT_DECLINED");
-    const { charge } = await fixture.gateway.client.getCharge({
-      lookup: { case: "idempotencyKey", value: `order-${orderId}` },
-    });
-    expect(charge?.amountRefundedMinor).toBe(charge?.amountMinor);
   });
 });
 
