@@ -8,6 +8,8 @@ const ALGORITHM = "HS256";
 const ISSUER = "order-backend";
 const AUDIENCE = "shop.v1";
 export const ACCESS_TOKEN_TTL_SECONDS = 60 * 60;
+/** Tokens verified lately, remembered so that a client's next calls skip the HMAC; bounded. */
+const VERIFIED_TOKENS_KEPT = 10_000;
 
 export interface AccessTokenClaims {
   userId: string;
@@ -30,6 +32,14 @@ export function createAccessTokens(secret: string, ttlSeconds = ACCESS_TOKEN_TTL
   // Made once: given a string, jsonwebtoken would build a key from it on every call. A secret
   // KeyObject is also never mistaken for a public key, and HS256 stays pinned below.
   const key = createSecretKey(Buffer.from(secret, "utf8"));
+  /** Token -> its claims and expiry: a signature checked once holds until the token expires. */
+  const verified = new Map<string, { claims: AccessTokenClaims; expiresAtMs: number }>();
+
+  function remember(token: string, claims: AccessTokenClaims, expiresAtSeconds: number | undefined) {
+    if (verified.size >= VERIFIED_TOKENS_KEPT) verified.clear();
+    verified.set(token, { claims, expiresAtMs: (expiresAtSeconds ?? 0) * 1000 });
+  }
+
   return {
     issue({ userId, role }) {
       const token = jwt.sign({ role }, key, {
@@ -44,6 +54,8 @@ export function createAccessTokens(secret: string, ttlSeconds = ACCESS_TOKEN_TTL
     },
 
     verify(token) {
+      const known = verified.get(token);
+      if (known && Date.now() < known.expiresAtMs) return known.claims;
       let payload: jwt.JwtPayload;
       try {
         payload = jwt.verify(token, key, {
@@ -59,7 +71,10 @@ export function createAccessTokens(secret: string, ttlSeconds = ACCESS_TOKEN_TTL
       if (!isUuid(sub) || (role !== "customer" && role !== "admin")) {
         throw new NotAuthenticated("TOKEN_INVALID");
       }
-      return { userId: sub, role };
+      // Ids are compared as PostgreSQL writes them: lower case.
+      const claims = { userId: sub.toLowerCase(), role } as const;
+      remember(token, claims, payload.exp);
+      return claims;
     },
   };
 }

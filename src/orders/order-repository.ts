@@ -17,6 +17,7 @@ import {
   withStockRestocked,
   withStockSold,
 } from "../inventory/stock-changes.js";
+import { TemporarilyUnavailable } from "../shared/domain-error.js";
 import type { OrderEventKind, OrderEventSchema, OrderLineSchema, OrderSchema, OrderState } from "./order.entity.js";
 
 export type OrderTables = TablesOf<typeof OrderSchema | typeof OrderLineSchema | typeof OrderEventSchema>;
@@ -235,6 +236,7 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
 
 /** How often a placement is decided again when stock ran out under it; each try sees fresh stock. */
 const PLACEMENT_ATTEMPTS = 5;
+const RETRY_AFTER_CONTENTION_MS = 100;
 const CHECK_VIOLATION = "23514";
 
 /**
@@ -262,21 +264,20 @@ async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft
     } catch (error) {
       const ranOut =
         sqlStateOf(error) === CHECK_VIOLATION && (error as { constraint?: string }).constraint === STOCK_CONSTRAINT;
-      if (!ranOut || attempt >= PLACEMENT_ATTEMPTS) throw error;
+      if (!ranOut) throw error;
+      // Stock that keeps changing under every attempt (released and taken again and again):
+      // nothing was written, and a moment later the decision will hold.
+      if (attempt >= PLACEMENT_ATTEMPTS) {
+        throw new TemporarilyUnavailable(
+          "STOCK_CONTENDED",
+          "the stock of these products is changing too fast to reserve right now; retry with the same request_id",
+          RETRY_AFTER_CONTENTION_MS,
+        );
+      }
     }
   }
 }
 
-/**
- * One statement. Read the products (unlocked) and decide: every product exists, has enough,
- * shares one currency, and the total is in range. If so insert the order with its real
- * totals, unless the request_id is taken (a concurrent duplicate waits here, on the unique
- * index, holding no other lock); lock its products in id order; insert its lines; reserve
- * their stock. Rows: one per known product of the draft, with the order's columns when placed.
- *
- * The order row is locked before the products, as the statements that settle an order lock
- * it, so no two statements ever wait on each other.
- */
 interface PlacementParams {
   productIds: string[];
   quantities: number[];

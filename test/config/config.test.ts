@@ -33,6 +33,7 @@ describe("configuration", () => {
       logLevel: "info",
       shutdownGraceMs: 10_000,
       orderPendingTimeoutMs: 60_000,
+      orderRecoveryIntervalMs: 15_000,
       paymentFaults: { latencyMs: 0, failureRate: 0, hangCharges: false },
     });
   });
