@@ -1,8 +1,8 @@
-import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { freePort } from "../../src/db/embedded-postgres.js";
 import { type Deployable, spawnDeployable } from "../../test/support/spawn-deployable.js";
 
 const READY_TIMEOUT_MS = 120_000;
@@ -61,15 +61,4 @@ async function untilServing(baseUrl: string, child: Deployable): Promise<void> {
     await sleep(200);
   }
   throw new Error(`not SERVING within ${READY_TIMEOUT_MS} ms:\n${child.stderr()}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }

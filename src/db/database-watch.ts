@@ -1,6 +1,7 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { sql } from "kysely";
 import type { Logger } from "../logging/logger.js";
+import { startPeriodicTask } from "../shared/periodic-task.js";
 import { typedSql } from "./typed-sql.js";
 
 /** How often the database is asked whether it answers; an answer later than this is none. */
@@ -18,36 +19,20 @@ export function watchDatabase(
   intervalMs = PROBE_INTERVAL_MS,
 ): { stop(): Promise<void> } {
   let reachable = true;
-  let running: Promise<void> | undefined;
-
-  const check = () => {
-    if (running) return;
-    running = withDeadline(sql`select 1`.execute(typedSql(em)), intervalMs)
-      .then(
-        () => true,
-        (error: unknown) => {
-          if (reachable) logger.warn({ event: "db.unreachable", err: error }, "the database does not answer");
-          return false;
-        },
-      )
-      .then((now) => {
-        if (now === reachable) return;
-        reachable = now;
-        if (now) logger.info({ event: "db.reachable" }, "the database answers again");
-        onChange(now);
-      })
-      .finally(() => {
-        running = undefined;
-      });
+  const check = async () => {
+    const now = await withDeadline(sql`select 1`.execute(typedSql(em)), intervalMs).then(
+      () => true,
+      (error: unknown) => {
+        if (reachable) logger.warn({ event: "db.unreachable", err: error }, "the database does not answer");
+        return false;
+      },
+    );
+    if (now === reachable) return;
+    reachable = now;
+    if (now) logger.info({ event: "db.reachable" }, "the database answers again");
+    onChange(now);
   };
-  const timer = setInterval(check, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodicTask(check, intervalMs);
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {

@@ -227,7 +227,8 @@ async function reapOrphanedServer(pgdata: string, logger: Logger): Promise<void>
   await sleep(500);
 }
 
-function freePort(): Promise<number> {
+/** A TCP port of 127.0.0.1 that nothing listens on at this moment. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once("error", reject);

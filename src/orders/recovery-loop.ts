@@ -1,4 +1,5 @@
 import type { Logger } from "../logging/logger.js";
+import { startPeriodicTask } from "../shared/periodic-task.js";
 import type { Orders } from "./orders.js";
 
 /**
@@ -10,25 +11,9 @@ export function startRecoveryLoop(
   orders: Orders,
   options: { intervalMs: number; pendingTimeoutMs: number; logger: Logger },
 ): { stop(): Promise<void> } {
-  let running: Promise<unknown> | undefined;
-  const runOnce = () => {
-    if (running) return; // a slow pass (gateway down) is not joined by another
-    running = orders
-      .recoverPendingOrders(options.pendingTimeoutMs)
-      .catch((error: unknown) => {
-        options.logger.error({ event: "order.recovery_failed", err: error }, "order recovery failed");
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  runOnce();
-  const timer = setInterval(runOnce, options.intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodicTask(async () => {
+    await orders.recoverPendingOrders(options.pendingTimeoutMs).catch((error: unknown) => {
+      options.logger.error({ event: "order.recovery_failed", err: error }, "order recovery failed");
+    });
+  }, options.intervalMs);
 }

@@ -5,6 +5,7 @@ import type { Logger } from "../logging/logger.js";
 import { emailJobOf } from "../notifications/email-jobs.js";
 import { hasOrderEvents, takeOrderEvents } from "../orders/order-events.js";
 import type { OrderTables } from "../orders/order-repository.js";
+import { startPeriodicTask } from "../shared/periodic-task.js";
 
 const BATCH = 200;
 
@@ -19,7 +20,6 @@ export function startOrderEventRelay(options: { em: EntityManager; intervalMs: n
   stop(): Promise<void>;
 } {
   const { em, logger } = options;
-  let running: Promise<void> | undefined;
   /** Failing since this pass, if it is failing: logged once a streak, not four times a second. */
   let failingSince: Date | undefined;
 
@@ -36,30 +36,22 @@ export function startOrderEventRelay(options: { em: EntityManager; intervalMs: n
     }
   }
 
-  const pass = () => {
-    if (running) return;
-    running = moveAll()
-      .then(() => {
-        if (!failingSince) return;
-        logger.info({ event: "jobs.relay_resumed", failingSince }, "order events move again");
-        failingSince = undefined;
-      })
-      .catch((error: unknown) => {
-        if (failingSince) return;
-        failingSince = new Date();
-        logger.warn({ event: "jobs.relay_failed", err: error }, "could not move order events; retrying until it works");
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  pass();
-  const timer = setInterval(pass, options.intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodicTask(
+    () =>
+      moveAll()
+        .then(() => {
+          if (!failingSince) return;
+          logger.info({ event: "jobs.relay_resumed", failingSince }, "order events move again");
+          failingSince = undefined;
+        })
+        .catch((error: unknown) => {
+          if (failingSince) return;
+          failingSince = new Date();
+          logger.warn(
+            { event: "jobs.relay_failed", err: error },
+            "could not move order events; retrying until it works",
+          );
+        }),
+    options.intervalMs,
+  );
 }

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../src/db/embedded-postgres.js";
 
 const run = promisify(execFile);
 /** The machine's PostgreSQL (Debian's packages): a server of the tests' own, to restart at will. */
@@ -73,15 +73,4 @@ async function postgresIds(): Promise<[number, number]> {
     run("id", ["-g", "postgres"]),
   ]);
   return [Number(uid), Number(gid)];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
