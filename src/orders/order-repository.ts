@@ -52,7 +52,7 @@ export interface OrderView {
   updatedAt: Date;
 }
 
-/** What an order about to be placed is made of; prices come from the catalogue as it is locked. */
+/** What an order about to be placed is made of; prices come from the catalogue as the placement reads it. */
 export interface OrderDraft {
   customerId: string;
   requestId: string;
@@ -64,7 +64,7 @@ export interface OrderDraft {
   totalRange: { min: number; max: number };
 }
 
-/** A product of the draft as it stood when the statement locked it. */
+/** A product of the draft as the placement read it. */
 export interface StockOfLine {
   productId: string;
   quantity: number;
@@ -208,27 +208,12 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
     },
 
     async stalePending(olderThanMs, limit) {
-      const rows = await db()
-        .selectFrom("customer_order")
-        .select("id")
-        .where("state", "=", "pending_payment")
-        .where("updated_at", "<", sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
-        .orderBy("updated_at")
-        .limit(limit)
-        .execute();
+      const rows = await stalePendingQuery(db(), olderThanMs, limit).execute();
       return rows.map((row) => row.id);
     },
 
     async interruptedCancellations(olderThanMs, limit) {
-      const rows = await db()
-        .selectFrom("customer_order")
-        .select(["id", "charge_id"])
-        .where("state", "in", ["paid", "fulfilled"])
-        .where("cancel_requested_at", "<", sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
-        .where("charge_id", "is not", null)
-        .orderBy("cancel_requested_at")
-        .limit(limit)
-        .execute();
+      const rows = await interruptedCancellationsQuery(db(), olderThanMs, limit).execute();
       return rows.map((row) => ({ id: row.id, chargeId: row.charge_id as string }));
     },
   };
@@ -460,6 +445,30 @@ export function ordersPageQuery(
     );
   }
   return page;
+}
+
+/** What the recovery loop settles: pending orders, stalest first, from customer_order_pending_index. */
+export function stalePendingQuery(db: Kysely<OrderTables>, olderThanMs: number, limit: number) {
+  return db
+    .selectFrom("customer_order")
+    .select("id")
+    .where("state", "=", "pending_payment")
+    .where("updated_at", "<", sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
+    .orderBy("updated_at")
+    .limit(limit);
+}
+
+/** What the recovery loop finishes: cancellations a crash interrupted, from customer_order_cancelling_index. */
+export function interruptedCancellationsQuery(db: Kysely<OrderTables>, olderThanMs: number, limit: number) {
+  return db
+    .selectFrom("customer_order")
+    .select(["id", "charge_id"])
+    .where("state", "in", ["paid", "fulfilled"])
+    .where("cancel_requested_at", "is not", null)
+    .where("cancel_requested_at", "<", sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
+    .where("charge_id", "is not", null)
+    .orderBy("cancel_requested_at")
+    .limit(limit);
 }
 
 /** The order columns every read returns. */

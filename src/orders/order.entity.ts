@@ -22,6 +22,12 @@ export const OrderSchema = defineEntity({
     { name: "customer_order_pending_index", properties: ["state", "updatedAt"] },
     { name: "customer_order_created_index", properties: ["createdAt", "id"] },
     { name: "customer_order_customer_created_index", properties: ["customer", "createdAt", "id"] },
+    // Recovery looks for interrupted cancellations every few seconds: only they are indexed.
+    {
+      name: "customer_order_cancelling_index",
+      properties: ["cancelRequestedAt"],
+      where: "cancel_requested_at is not null and state in ('paid', 'fulfilled')",
+    },
   ],
   checks: [
     {

@@ -5,7 +5,12 @@ import type { Orm } from "../../src/db/orm.js";
 import { typedSql } from "../../src/db/typed-sql.js";
 import { productsPageQuery } from "../../src/inventory/catalogue.js";
 import type { InventoryTables } from "../../src/inventory/inventory-tables.js";
-import { type OrderTables, ordersPageQuery } from "../../src/orders/order-repository.js";
+import {
+  interruptedCancellationsQuery,
+  type OrderTables,
+  ordersPageQuery,
+  stalePendingQuery,
+} from "../../src/orders/order-repository.js";
 import { openShopDatabase } from "../../src/shop-database/shop-database.js";
 import { createScratchDatabase } from "../support/scratch-database.js";
 import { testLogger } from "../support/silent-logger.js";
@@ -113,5 +118,18 @@ describe("list queries on a large table", () => {
     // Each order's lines come from the (order_id, position) index, not a scan of all lines.
     const lineReads = nodes.filter((node) => node["Relation Name"] === "order_line");
     expect(lineReads.map((node) => node["Index Name"])).toEqual(["order_line_position_unique"]);
+  });
+
+  it.each([
+    ["pending orders", () => stalePendingQuery(orders(), 60_000, 100), "customer_order_pending_index"],
+    [
+      "interrupted cancellations",
+      () => interruptedCancellationsQuery(orders(), 60_000, 100),
+      "customer_order_cancelling_index",
+    ],
+  ] as const)("the recovery loop finds %s through %s, not by reading every order", async (_, query, index) => {
+    const nodes = await planOf(query());
+    const reads = nodes.filter((node) => node["Relation Name"] === "customer_order");
+    expect(reads.map((node) => node["Index Name"])).toEqual([index]);
   });
 });

@@ -8,6 +8,10 @@ export class Migration20261129000000_order_path extends Migration {
     this.addSql(
       `create index "customer_order_customer_created_index" on "customer_order" ("customer_id", "created_at", "id");`,
     );
+    this.addSql(
+      `create index "customer_order_cancelling_index" on "customer_order" ("cancel_requested_at")
+       where cancel_requested_at is not null and state in ('paid', 'fulfilled');`,
+    );
     // Its first column serves what the single-column index did.
     this.addSql(`drop index "customer_order_customer_index";`);
     this.addSql(`alter table "customer_order" add column "number" bigserial;`);
