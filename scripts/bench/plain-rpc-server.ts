@@ -1,14 +1,16 @@
 /**
- * The baseline the shop API is compared with: the same routes on a bare
- * `http2.createServer(connectNodeAdapter({ routes }))`, without the one-port preface sniffing
- * and without our interceptors (request ids, access log, error mapping, authentication), so
- * the ratio charges the whole of our server layer against connect-node itself. Only the
- * empty RPC is measured on it. Run as its own process, as the API is: PORT, DATABASE_URL
- * (already migrated) and PAYMENT_GATEWAY_URL.
+ * The baselines the shop API's one-port listener is compared with, on a bare
+ * `http2.createServer` (no preface sniffing, no connection limits), as their own process:
+ * - `BASELINE=same-stack`: the API's own request handling (interceptors, authentication, the
+ *   routes), as buildApiServer makes it: the difference is the one-port listener alone;
+ * - `BASELINE=bare`: the same routes on connect-node alone, without our interceptors: the
+ *   difference is our whole server layer.
+ * Env: PORT, DATABASE_URL (already migrated), PAYMENT_GATEWAY_URL, JWT_SECRET.
  */
 import http2 from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../../gen/health/v1/health_pb.js";
+import { buildApiServer } from "../../src/api/api-server.js";
 import { createAccessTokens } from "../../src/auth/access-tokens.js";
 import { createAccounts } from "../../src/auth/accounts.js";
 import { registerAuthService } from "../../src/auth/auth-rpc.js";
@@ -20,6 +22,7 @@ import { registerOrderService } from "../../src/orders/order-rpc.js";
 import { createOrders } from "../../src/orders/orders.js";
 import { createPaymentGatewayClient } from "../../src/orders/payment-gateway-client.js";
 import { createHealthService, createHealthStatus, ServingStatus } from "../../src/rpc/health.js";
+import { loadDescriptorRegistry } from "../../src/rpc/reflection.js";
 import { openShopOrm } from "../../src/shop-database/shop-database.js";
 
 const env = (name: string) => {
@@ -29,30 +32,49 @@ const env = (name: string) => {
 };
 
 const logger = createLogger({ level: "warn", name: "plain-rpc-server" });
-const orm = await openShopOrm(env("DATABASE_URL"), logger, 2);
-const accounts = createAccounts({ em: orm.em, tokens: createAccessTokens("x".repeat(32)) });
+const orm = await openShopOrm(env("DATABASE_URL"), logger);
+const accessTokens = createAccessTokens(env("JWT_SECRET"));
 const orders = createOrders({
   em: orm.em,
   gateway: createPaymentGatewayClient({ baseUrl: env("PAYMENT_GATEWAY_URL"), logger }),
   logger,
 });
-const health = createHealthStatus([]);
-const server = http2.createServer(
-  connectNodeAdapter({
+
+const server = env("BASELINE") === "same-stack" ? http2.createServer(sameStack()) : http2.createServer(bare());
+
+function sameStack() {
+  const api = buildApiServer({
+    em: orm.em,
+    accessTokens,
+    orders,
+    descriptors: loadDescriptorRegistry(),
+    logger,
+    shutdownGraceMs: 1_000,
+  });
+  api.health.set(ServingStatus.SERVING);
+  return api.handleRequest;
+}
+
+function bare() {
+  const accounts = createAccounts({ em: orm.em, tokens: accessTokens });
+  const health = createHealthStatus([]);
+  health.set(ServingStatus.SERVING);
+  return connectNodeAdapter({
     routes(router) {
       registerAuthService(router, accounts);
       registerInventoryService(router, createCatalogue({ em: orm.em }), createStock({ em: orm.em }));
       registerOrderService(router, orders);
       router.service(Health, createHealthService(health));
     },
-  }),
-);
+  });
+}
+
 const openSessions = new Set<http2.ServerHttp2Session>();
 server.on("session", (session) => {
   openSessions.add(session);
   session.once("close", () => openSessions.delete(session));
 });
-server.listen(Number(env("PORT")), "127.0.0.1", () => health.set(ServingStatus.SERVING));
+server.listen(Number(env("PORT")), "127.0.0.1");
 process.once("SIGTERM", () => {
   server.close();
   for (const session of openSessions) session.destroy();

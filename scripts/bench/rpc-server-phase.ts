@@ -9,14 +9,16 @@ import type { Report } from "./report.js";
 import { fastest, median } from "./statistics.js";
 
 /**
- * The server layer against the layer below: the empty RPC (health Check) on the one-port API
- * and on a plain http2 server with the same routes, and GetProduct (one row by primary key)
- * against the empty RPC, interleaved level by level and round by round so that the machine's
- * noise falls on both sides alike.
+ * The server layer against the layer below: the empty RPC (health Check) on the one-port API,
+ * on a plain http2 server with the API's own request handling (what the one-port listener
+ * costs), and on a plain http2 server with connect-node alone (what our whole server layer
+ * costs); and GetProduct (one row by primary key) against the empty RPC. Interleaved level by
+ * level and round by round so that the machine's noise falls on every side alike.
  */
 export async function measureRpcServer(options: {
   apiUrl: string;
   plainUrl: string;
+  bareUrl: string;
   productId: string;
   bench: BenchOptions;
   workDir: string;
@@ -24,7 +26,7 @@ export async function measureRpcServer(options: {
 }): Promise<void> {
   const { bench, workDir, report } = options;
   // h2load sees only HTTP statuses: one real call each first proves the gRPC status is OK.
-  for (const baseUrl of [options.apiUrl, options.plainUrl]) {
+  for (const baseUrl of [options.apiUrl, options.plainUrl, options.bareUrl]) {
     await createClient(Health, createGrpcTransport({ baseUrl })).check({});
   }
   await createClient(InventoryService, createGrpcTransport({ baseUrl: options.apiUrl })).getProduct({
@@ -35,18 +37,24 @@ export async function measureRpcServer(options: {
   const load = (url: string, bodyFile: string, inFlight: number) =>
     runH2load({ url, bodyFile, inFlight, durationS: bench.durationS, warmUpS: bench.warmUpS, workDir });
 
-  const rounds: { api: LoadResult[]; plain: LoadResult[]; getProduct: LoadResult[] }[] = [];
+  const rounds: { api: LoadResult[]; plain: LoadResult[]; bare: LoadResult[]; getProduct: LoadResult[] }[] = [];
   for (let round = 1; round <= bench.rounds; round++) {
-    const runs = { api: [] as LoadResult[], plain: [] as LoadResult[], getProduct: [] as LoadResult[] };
+    const runs = {
+      api: [] as LoadResult[],
+      plain: [] as LoadResult[],
+      bare: [] as LoadResult[],
+      getProduct: [] as LoadResult[],
+    };
     for (const inFlight of bench.inFlightLevels) {
       runs.api.push(await load(`${options.apiUrl}/grpc.health.v1.Health/Check`, emptyBody, inFlight));
       runs.plain.push(await load(`${options.plainUrl}/grpc.health.v1.Health/Check`, emptyBody, inFlight));
+      runs.bare.push(await load(`${options.bareUrl}/grpc.health.v1.Health/Check`, emptyBody, inFlight));
       runs.getProduct.push(
         await load(`${options.apiUrl}/shop.v1.InventoryService/GetProduct`, getProductBody, inFlight),
       );
       const last = (side: LoadResult[]) => side.at(-1)?.rate.toFixed(0);
       console.log(
-        `  round ${round}, ${inFlight} in flight: empty RPC ${last(runs.api)}/s, plain ${last(runs.plain)}/s, GetProduct ${last(runs.getProduct)}/s`,
+        `  round ${round}, ${inFlight} in flight: empty RPC ${last(runs.api)}/s, same stack on plain http2 ${last(runs.plain)}/s, connect-node alone ${last(runs.bare)}/s, GetProduct ${last(runs.getProduct)}/s`,
       );
     }
     rounds.push(runs);
@@ -56,7 +64,8 @@ export async function measureRpcServer(options: {
   const atOne = (side: "api" | "plain") => median(rounds.map((runs) => runs[side][0]?.p50Ms ?? Number.NaN));
   for (const [what, side] of [
     ["empty RPC, one-port API", "api"],
-    ["empty RPC, plain http2 server", "plain"],
+    ["empty RPC, the API's handling on a plain http2 server", "plain"],
+    ["empty RPC, connect-node alone on a plain http2 server", "bare"],
     ["GetProduct", "getProduct"],
   ] as const) {
     const best = fastest(last[side]);
@@ -68,7 +77,7 @@ export async function measureRpcServer(options: {
     );
   }
   report.figure(
-    "empty RPC, plain http2 server: p50 at 1 in flight",
+    "empty RPC, the API's handling on plain http2: p50 at 1 in flight",
     atOne("plain"),
     "ms",
     last.plain[0]?.loadAverage ?? "",
@@ -81,8 +90,14 @@ export async function measureRpcServer(options: {
     (p50) => p50 <= 1,
     last.api[0]?.loadAverage ?? "",
   );
+  report.figure(
+    `one-port API / connect-node alone, empty RPC best rate (median of ${bench.rounds})`,
+    median(rounds.map((runs) => fastest(runs.api).rate / fastest(runs.bare).rate)),
+    "×",
+    fastest(last.bare).loadAverage,
+  );
   report.goal(
-    `one-port API / plain http2 server, empty RPC best rate (median of ${bench.rounds})`,
+    `one-port API / the same handling on plain http2, empty RPC best rate (median of ${bench.rounds})`,
     median(rounds.map((runs) => fastest(runs.api).rate / fastest(runs.plain).rate)),
     "×",
     "≥ 0.9×",

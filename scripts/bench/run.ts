@@ -53,7 +53,9 @@ try {
     DATABASE_URL: databases.shopUrl,
   });
   started.push(gateway);
+  // In production mode, as it is deployed: no development pages on the port.
   const api = await startBenchProcess("api", "PORT", {
+    NODE_ENV: "production",
     DATABASE_URL: databases.shopUrl,
     PAYMENT_GATEWAY_URL: gateway.baseUrl,
     JWT_SECRET: jwtSecret,
@@ -61,12 +63,18 @@ try {
     ADMIN_PASSWORD: admin.password,
   });
   started.push(api);
-  // Not a deployable, but started the same way, from src/bin's point of view.
-  const plain = await startBenchProcess("../../scripts/bench/plain-rpc-server", "PORT", {
-    DATABASE_URL: databases.shopUrl,
-    PAYMENT_GATEWAY_URL: gateway.baseUrl,
-  });
-  started.push(plain);
+  // Not deployables, but started the same way, from src/bin's point of view.
+  const [plain, bare] = await Promise.all(
+    ["same-stack", "bare"].map((baseline) =>
+      startBenchProcess("../../scripts/bench/plain-rpc-server", "PORT", {
+        BASELINE: baseline,
+        DATABASE_URL: databases.shopUrl,
+        PAYMENT_GATEWAY_URL: gateway.baseUrl,
+        JWT_SECRET: jwtSecret,
+      }),
+    ),
+  );
+  started.push(plain as BenchProcess, bare as BenchProcess);
 
   step(`seeding ${PRODUCTS} products, a hot product, a customer and a reader`);
   const db = new pg.Client({ connectionString: databases.shopUrl });
@@ -93,7 +101,8 @@ try {
   step("the RPC server: empty RPC on the one-port API and on a plain http2 server, GetProduct");
   await measureRpcServer({
     apiUrl: api.baseUrl,
-    plainUrl: plain.baseUrl,
+    plainUrl: (plain as BenchProcess).baseUrl,
+    bareUrl: (bare as BenchProcess).baseUrl,
     productId: benchProductId(1),
     bench,
     workDir,

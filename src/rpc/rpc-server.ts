@@ -4,7 +4,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import type { Logger } from "../logging/logger.js";
 import { createAccessLogInterceptor, logFailuresBeforeInterceptors } from "./access-log.js";
-import { createCleartextServer, type PageHandler } from "./cleartext-server.js";
+import { createCleartextServer, type PageHandler, type RequestHandler } from "./cleartext-server.js";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection-limits.js";
 import { applyCors } from "./cors.js";
 import { createErrorMappingInterceptor, mapFailuresBeforeInterceptors } from "./error-mapping.js";
@@ -51,6 +51,12 @@ export interface RpcServer {
    */
   stop(): Promise<void>;
   readonly health: HealthStatus;
+  /**
+   * Every request as this server answers it (pages, CORS, the RPCs with their interceptors),
+   * for mounting on another HTTP server: the benchmark's plain HTTP/2 server, which measures
+   * what the one-port listener costs.
+   */
+  readonly handleRequest: RequestHandler;
 }
 
 /**
@@ -107,17 +113,16 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     }
   };
 
-  const server = createCleartextServer(
-    (req, res) => {
-      if (servedAsPage(req, res)) return;
-      if (options.cors && applyCors(req, res)) return;
-      handler(req, res);
-    },
-    { ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits },
-  );
+  const handleRequest: RequestHandler = (req, res) => {
+    if (servedAsPage(req, res)) return;
+    if (options.cors && applyCors(req, res)) return;
+    handler(req, res);
+  };
+  const server = createCleartextServer(handleRequest, { ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits });
 
   return {
     health: healthStatus,
+    handleRequest,
     async start(port, host) {
       const bound = await server.listen(port, host);
       healthStatus.set(ServingStatus.SERVING);
