@@ -1,8 +1,11 @@
 /**
  * `npm start`: the whole system on one machine with no configuration. An embedded PostgreSQL
  * (unless DATABASE_URL), the MockPaymentGateway (unless PAYMENT_GATEWAY_URL), the shop API and
- * the email worker, each on its own port or connection as in production.
+ * the email worker, each on its own port or connection as in production. Each reports as itself:
+ * its own service name in traces, its own /metrics port (METRICS_PORT and the next two).
  */
+// First, so that pg is instrumented as it loads.
+import "../telemetry/instrument-libraries.js";
 import { startApi } from "../api/start-api.js";
 import { devAdminCredentials } from "../auth/dev-admin.js";
 import type { Config } from "../config/config.js";
@@ -12,18 +15,44 @@ import { startGateway } from "../payment-gateway/start-gateway.js";
 import { type Running, runProcess, stopInReverse } from "../process/lifecycle.js";
 import { isLoopback, localUrlHost } from "../rpc/listen-address.js";
 import { openShopDatabase } from "../shop-database/shop-database.js";
+import { type Deployable, metricsPortOf, type RunningTelemetry, startTelemetry } from "../telemetry/telemetry.js";
 import { startWorker } from "../worker/start-worker.js";
+
+const builtInGateway = (config: Config) => config.paymentGatewayUrl === undefined;
 
 const listensOn = (config: Config) => ({
   PORT: config.port,
   // The built-in gateway runs only when no other is named.
-  PAYMENT_GATEWAY_PORT: config.paymentGatewayUrl === undefined ? config.paymentGatewayPort : undefined,
+  PAYMENT_GATEWAY_PORT: builtInGateway(config) ? config.paymentGatewayPort : undefined,
   WORKER_PORT: config.workerPort,
+  METRICS_PORT: metricsPortOf(config, "shop-api", true),
+  "METRICS_PORT+1": builtInGateway(config) ? metricsPortOf(config, "payment-gateway", true) : undefined,
+  "METRICS_PORT+2": metricsPortOf(config, "email-worker", true),
 });
+
+const COMPONENTS: Record<Deployable, string> = {
+  "shop-api": "api",
+  "payment-gateway": "payment-gateway",
+  "email-worker": "worker",
+};
 
 await runProcess("shop-dev", listensOn, async (config, logger) => {
   const started: Running[] = [];
   const stopAll = () => stopInReverse(started);
+  const telemetries: RunningTelemetry[] = [];
+  /** Each deployable's, started before it and so stopped after it. */
+  const telemetryOf = async (deployable: Deployable): Promise<RunningTelemetry> => {
+    const telemetry = await startTelemetry({
+      config,
+      deployable,
+      logger: logger.child({ component: COMPONENTS[deployable] }),
+      metricsPort: metricsPortOf(config, deployable, true),
+      allInOne: true,
+    });
+    started.push(telemetry);
+    telemetries.push(telemetry);
+    return telemetry;
+  };
   try {
     const database = await provideDatabaseServer(config, logger);
     started.push(database);
@@ -37,20 +66,34 @@ await runProcess("shop-dev", listensOn, async (config, logger) => {
       if (seeded > 0) logger.info({ event: "db.seeded", products: seeded }, "seeded the demo catalogue");
       await orm.close(true);
     }
-    const gateway =
-      config.paymentGatewayUrl === undefined
-        ? await startGateway(config, database.databaseUrl, logger.child({ component: "payment-gateway" }))
-        : undefined;
+    const gateway = builtInGateway(config)
+      ? await startGateway(
+          config,
+          database.databaseUrl,
+          logger.child({ component: COMPONENTS["payment-gateway"] }),
+          await telemetryOf("payment-gateway"),
+        )
+      : undefined;
     if (gateway) started.push(gateway);
     const api = await startApi(
       { ...config, adminEmail: admin.email, adminPassword: admin.password },
       database.databaseUrl,
-      logger.child({ component: "api" }),
+      logger.child({ component: COMPONENTS["shop-api"] }),
+      await telemetryOf("shop-api"),
     );
     started.push(api);
-    const worker = await startWorker(config, database.databaseUrl, logger.child({ component: "worker" }));
+    const worker = await startWorker(
+      config,
+      database.databaseUrl,
+      logger.child({ component: COMPONENTS["email-worker"] }),
+      {},
+      await telemetryOf("email-worker"),
+    );
     started.push(worker);
-    process.stdout.write(banner(config, { api: api.port, gateway: gateway?.port, worker: worker.port }, admin));
+    const metricsPorts = telemetries.flatMap((telemetry) => telemetry.metricsPort ?? []);
+    process.stdout.write(
+      banner(config, { api: api.port, gateway: gateway?.port, worker: worker.port, metrics: metricsPorts }, admin),
+    );
   } catch (error) {
     await stopAll();
     throw error;
@@ -60,7 +103,7 @@ await runProcess("shop-dev", listensOn, async (config, logger) => {
 
 function banner(
   config: Config,
-  ports: { api: number; gateway: number | undefined; worker: number },
+  ports: { api: number; gateway: number | undefined; worker: number; metrics: number[] },
   admin: { email: string | undefined; password: string | undefined },
 ): string {
   const host = localUrlHost(config.host);
@@ -86,6 +129,7 @@ function banner(
     Payment gateway   ${gateway}
     Database          ${config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}/postgres` : "DATABASE_URL"}
     Email worker      health on ${host}:${ports.worker}
+    Metrics           ${ports.metrics.length === 0 ? "off (METRICS_PORT=off)" : ports.metrics.map((port) => `http://${host}:${port}/metrics`).join("  ")}
     Emails            ${config.smtpUrl === undefined ? `development mailbox: http://${api}/mailbox  (saved in ${config.dataDir}/mail)` : "SMTP_URL"}
 
   Try it:

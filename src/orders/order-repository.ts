@@ -4,6 +4,7 @@
  * changes with an order, inventory's parts join the statement (inventory/stock-changes.ts).
  */
 import type { EntityManager } from "@mikro-orm/postgresql";
+import type { Counter } from "@opentelemetry/api";
 import { type ExpressionBuilder, type Kysely, type QueryCreator, type Selectable, sql, type Updateable } from "kysely";
 import { jsonArrayFrom } from "kysely/helpers/postgres";
 import { sqlStateOf, type TablesOf, typedSql } from "../db/typed-sql.js";
@@ -16,6 +17,7 @@ import {
   withStockRestocked,
   withStockSold,
 } from "../inventory/stock-changes.js";
+import { currentCorrelationId, currentTraceparent } from "../telemetry/call-scope.js";
 import type { OrderEventKind, OrderEventSchema, OrderLineSchema, OrderSchema, OrderState } from "./order.entity.js";
 
 export type OrderTables = TablesOf<typeof OrderSchema | typeof OrderLineSchema | typeof OrderEventSchema>;
@@ -126,14 +128,20 @@ export interface OrderRepository {
   stalePending(olderThanMs: number, limit: number): Promise<string[]>;
   /** Paid orders whose cancellation was requested over `olderThanMs` ago and never finished. */
   interruptedCancellations(olderThanMs: number, limit: number): Promise<{ id: string; chargeId: string }[]>;
+  /** How many orders are pending payment, and how long the stalest has been, in seconds. */
+  pendingPayment(): Promise<{ orders: number; oldestAgeS: number }>;
 }
 
-export function createOrderRepository(em: EntityManager): OrderRepository {
+export function createOrderRepository(
+  em: EntityManager,
+  /** Counts placements decided again because stock ran out under them (order-metrics.ts). */
+  metrics?: { stockConflicts: Counter },
+): OrderRepository {
   const db = () => typedSql<OrderTables>(em);
 
   return {
     async placeReservingStock(draft) {
-      const rows = await placeUnlessStockRanOut(db(), draft);
+      const rows = await placeUnlessStockRanOut(db(), draft, () => metrics?.stockConflicts.add(1));
       const first = rows[0];
       const stock = rows.map((row) => ({
         productId: row.product_id,
@@ -250,6 +258,18 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
         .execute();
       return rows.map((row) => ({ id: row.id, chargeId: row.charge_id as string }));
     },
+
+    async pendingPayment() {
+      const row = await db()
+        .selectFrom("customer_order")
+        .select((eb) => [
+          eb.fn.countAll<number>().as("orders"),
+          sql<number | null>`extract(epoch from now() - min(updated_at))::float8`.as("oldest_age_s"),
+        ])
+        .where("state", "=", "pending_payment")
+        .executeTakeFirstOrThrow();
+      return { orders: Number(row.orders), oldestAgeS: row.oldest_age_s ?? 0 };
+    },
   };
 }
 
@@ -262,7 +282,7 @@ const CHECK_VIOLATION = "23514";
  * database refused the reservation: the statement wrote nothing), runs it again, which then
  * sees the stock as it is and refuses cleanly or places.
  */
-async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft) {
+async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft, onConflict: () => void) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await placementStatement(db, draft).execute();
@@ -270,6 +290,7 @@ async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft
       const ranOut =
         sqlStateOf(error) === CHECK_VIOLATION && (error as { constraint?: string }).constraint === STOCK_CONSTRAINT;
       if (!ranOut || attempt >= PLACEMENT_ATTEMPTS) throw error;
+      onConflict();
     }
   }
 }
@@ -557,12 +578,24 @@ type ChangeParts = ReturnType<typeof changeOrder> extends QueryCreator<infer DB>
 const changedLines = (qc: QueryCreator<ChangeParts>) =>
   qc.selectFrom("changed_lines").select(["product_id", "quantity"]);
 
-/** The outbox row of the change, written with it: the worker queues what follows from it. */
+/**
+ * The outbox row of the change, written with it: the worker queues what follows from it, in
+ * the scope of the call that made the change (its correlation id and trace).
+ */
 function recordEvent(qc: QueryCreator<ChangeParts>, kind: OrderEventKind) {
   return qc
     .insertInto("order_event")
-    .columns(["order_id", "kind"])
-    .expression(qc.selectFrom("changed").select(["id as order_id", sql.lit(kind).as("kind")]));
+    .columns(["order_id", "kind", "correlation_id", "traceparent"])
+    .expression(
+      qc
+        .selectFrom("changed")
+        .select([
+          "id as order_id",
+          sql.lit(kind).as("kind"),
+          sql<string | null>`${currentCorrelationId() ?? null}::text`.as("correlation_id"),
+          sql<string | null>`${currentTraceparent() ?? null}::text`.as("traceparent"),
+        ]),
+    );
 }
 
 /** An ISO timestamp with microseconds, exact where a Date would keep milliseconds only. */
