@@ -10,6 +10,17 @@
  * pool are not spans of their own; a pool's waits show in its metrics.
  */
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
+import { summaryOf } from "./query-summary.js";
 
 // Enabled as it is constructed.
-new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true });
+new PgInstrumentation({
+  requireParentSpan: true,
+  ignoreConnectSpans: true,
+  // pg names a span after the prepared statement (pg-client.ts names them s1, s2...), which
+  // says nothing to a reader: the statement's operation and tables do.
+  requestHook: (span, { query }) => {
+    const summary = summaryOf(query.text);
+    span.updateName(summary);
+    span.setAttribute("db.query.summary", summary);
+  },
+});
