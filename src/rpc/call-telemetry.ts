@@ -1,3 +1,4 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { type Attributes, context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Health } from "../../gen/health/v1/health_pb.js";
@@ -40,7 +41,7 @@ export function createServerTelemetryInterceptor(telemetry: Telemetry): Intercep
   });
   return (next) => (req) => {
     const startedAt = performance.now();
-    const attributes = rpcAttributes(req.service.typeName, req.method.name);
+    const attributes = attributesOf(req.method);
     let scope = context.active();
     let span: Span | undefined;
     if (telemetry.tracing) {
@@ -48,14 +49,14 @@ export function createServerTelemetryInterceptor(telemetry: Telemetry): Intercep
       if (req.service.typeName !== Health.typeName || trace.getSpan(caller) !== undefined) {
         ({ span, context: scope } = telemetry.startSpan(
           `${req.service.typeName}/${req.method.name}`,
-          { kind: SpanKind.SERVER, attributes },
+          { kind: SpanKind.SERVER, attributes: attributes.ofCall },
           caller,
         ));
       }
     }
     const ended = (failure: unknown) => {
       const code = codeOf(failure);
-      duration.record(performance.now() - startedAt, { ...attributes, "rpc.grpc.status_code": code });
+      duration.record(performance.now() - startedAt, attributes.ofOutcome(code));
       if (span) endSpan(span, code, failure, SERVER_FAULTS.has(code));
     };
     const inScope = <T>(work: () => T) => inCorrelationScope(req.contextValues.get(correlationIdKey), work, scope);
@@ -82,12 +83,12 @@ export function createClientTelemetryInterceptor(telemetry: Telemetry): Intercep
     if (correlationId !== undefined && !req.header.has(CORRELATION_ID_HEADER)) {
       req.header.set(CORRELATION_ID_HEADER, correlationId);
     }
-    const attributes = rpcAttributes(req.service.typeName, req.method.name);
+    const attributes = attributesOf(req.method);
     let span: Span | undefined;
     if (telemetry.tracing) {
       const started = telemetry.startSpan(
         `${req.service.typeName}/${req.method.name}`,
-        { kind: SpanKind.CLIENT, attributes: { ...attributes, "server.address": new URL(req.url).host } },
+        { kind: SpanKind.CLIENT, attributes: { ...attributes.ofCall, "server.address": new URL(req.url).host } },
         context.active(),
       );
       span = started.span;
@@ -95,14 +96,40 @@ export function createClientTelemetryInterceptor(telemetry: Telemetry): Intercep
     }
     return whenCallEnds(next, req, (failure) => {
       const code = codeOf(failure);
-      duration.record(performance.now() - startedAt, { ...attributes, "rpc.grpc.status_code": code });
+      duration.record(performance.now() - startedAt, attributes.ofOutcome(code));
       if (span) endSpan(span, code, failure, code !== 0);
     });
   };
 }
 
-function rpcAttributes(service: string, method: string): Attributes {
-  return { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method };
+interface MethodAttributes {
+  /** What a span of a call of the method starts with. */
+  ofCall: Attributes;
+  /** What a call's duration is recorded under: the method's, and its status code. */
+  ofOutcome(code: number): Attributes;
+}
+
+/** Made once per method and status code, not once per call: the calls are many, the sets few. */
+const ATTRIBUTES = new WeakMap<DescMethod, MethodAttributes>();
+
+function attributesOf(method: DescMethod): MethodAttributes {
+  let known = ATTRIBUTES.get(method);
+  if (known === undefined) {
+    const ofCall = { "rpc.system": "grpc", "rpc.service": method.parent.typeName, "rpc.method": method.name };
+    const byCode = new Map<number, Attributes>();
+    known = {
+      ofCall,
+      ofOutcome(code) {
+        const seen = byCode.get(code);
+        if (seen !== undefined) return seen;
+        const ofCode = { ...ofCall, "rpc.grpc.status_code": code };
+        byCode.set(code, ofCode);
+        return ofCode;
+      },
+    };
+    ATTRIBUTES.set(method, known);
+  }
+  return known;
 }
 
 /** The gRPC status code a call ended with: 0 for OK. */

@@ -24,16 +24,20 @@ export interface OtlpReceiver {
   /** What OTEL_EXPORTER_OTLP_ENDPOINT names. */
   endpoint: string;
   spans: ReceivedSpan[];
+  /** The names of the metrics pushed to /v1/metrics in JSON, by the `service.name` that pushed them. */
+  metrics: Map<string, Set<string>>;
   stop(): Promise<void>;
 }
 
 /**
- * An OTLP/HTTP trace receiver, as a collector or Jaeger runs one: it accepts
+ * An OTLP/HTTP receiver, as a collector or Jaeger runs one: it accepts
  * ExportTraceServiceRequest at /v1/traces in both encodings the exporters speak,
- * `application/json` and `application/x-protobuf`, and decodes every span.
+ * `application/json` and `application/x-protobuf`, and decodes every span; and it notes the
+ * names of the metrics pushed to /v1/metrics in JSON.
  */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const metrics = new Map<string, Set<string>>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -41,6 +45,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const body = Buffer.concat(chunks);
       const json = (req.headers["content-type"] ?? "").startsWith("application/json");
       if (req.url === "/v1/traces") spans.push(...(json ? spansOfJson(body) : spansOfProtobuf(body)));
+      if (req.url === "/v1/metrics" && json) {
+        for (const [service, names] of metricNamesOfJson(body)) {
+          metrics.set(service, new Set([...(metrics.get(service) ?? []), ...names]));
+        }
+      }
       res.writeHead(200, { "content-type": json ? "application/json" : "application/x-protobuf" });
       res.end(json ? "{}" : undefined);
     });
@@ -49,6 +58,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spans,
+    metrics,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -89,6 +99,16 @@ function spansOfJson(body: Buffer): ReceivedSpan[] {
       })),
     );
   });
+}
+
+function metricNamesOfJson(body: Buffer): [string, string[]][] {
+  const request = JSON.parse(body.toString()) as {
+    resourceMetrics: { resource: { attributes: JsonAttribute[] }; scopeMetrics: { metrics: { name: string }[] }[] }[];
+  };
+  return request.resourceMetrics.map(({ resource, scopeMetrics }) => [
+    String(attributesOf(resource.attributes)["service.name"]),
+    scopeMetrics.flatMap(({ metrics }) => metrics.map((metric) => metric.name)),
+  ]);
 }
 
 function attributesOf(attributes: JsonAttribute[]): Record<string, string | number | boolean> {

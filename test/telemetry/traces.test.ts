@@ -26,8 +26,12 @@ describe("one order, one trace, across the three deployables", () => {
       databaseUrl: database.url,
       smtpUrl: smtp.url,
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
-      // The default encoding, decoded from the wire format.
-      envOf: { "payment-gateway": { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" } },
+      envOf: {
+        // The default encoding, decoded from the wire format.
+        "payment-gateway": { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" },
+        // Metrics pushed too, besides /metrics.
+        "shop-api": { OTEL_METRICS_EXPORTER: "otlp", OTEL_METRIC_EXPORT_INTERVAL: "1000" },
+      },
     });
   });
   afterAll(async () => {
@@ -107,6 +111,11 @@ describe("one order, one trace, across the three deployables", () => {
 
     // And the worker's log line of that email carries the caller's x-request-id and the trace.
     expect(emailSent).toMatchObject({ correlationId, traceId: caller.traceId, spanId: emailJob.spanId });
+
+    // With OTEL_METRICS_EXPORTER=otlp, the API pushed its metrics to the same receiver.
+    expect([...(receiver.metrics.get("shop-api") ?? [])]).toEqual(
+      expect.arrayContaining(["rpc.server.duration", "rpc.client.duration", "shop.orders.placed", "process.cpu.time"]),
+    );
   });
 });
 
