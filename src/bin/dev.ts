@@ -90,9 +90,11 @@ await runProcess("shop-dev", listensOn, async (config, logger) => {
       await telemetryOf("email-worker"),
     );
     started.push(worker);
-    const metricsPorts = telemetries.flatMap((telemetry) => telemetry.metricsPort ?? []);
+    const metrics = telemetries.flatMap((telemetry) =>
+      telemetry.metricsPort === undefined ? [] : [{ of: telemetry.serviceName, port: telemetry.metricsPort }],
+    );
     process.stdout.write(
-      banner(config, { api: api.port, gateway: gateway?.port, worker: worker.port, metrics: metricsPorts }, admin),
+      banner(config, { api: api.port, gateway: gateway?.port, worker: worker.port, metrics }, admin),
     );
   } catch (error) {
     await stopAll();
@@ -103,7 +105,13 @@ await runProcess("shop-dev", listensOn, async (config, logger) => {
 
 function banner(
   config: Config,
-  ports: { api: number; gateway: number | undefined; worker: number; metrics: number[] },
+  ports: {
+    api: number;
+    gateway: number | undefined;
+    worker: number;
+    /** Where each deployable serves /metrics, by its name. */
+    metrics: { of: string; port: number }[];
+  },
   admin: { email: string | undefined; password: string | undefined },
 ): string {
   const host = localUrlHost(config.host);
@@ -129,7 +137,7 @@ function banner(
     Payment gateway   ${gateway}
     Database          ${config.databaseUrl === undefined ? `embedded PostgreSQL in ${config.dataDir}/postgres` : "DATABASE_URL"}
     Email worker      health on ${host}:${ports.worker}
-    Metrics           ${ports.metrics.length === 0 ? "off (METRICS_PORT=off)" : ports.metrics.map((port) => `http://${host}:${port}/metrics`).join("  ")}
+    Metrics           ${metricsLines(host, ports.metrics)}
     Emails            ${config.smtpUrl === undefined ? `development mailbox: http://${api}/mailbox  (saved in ${config.dataDir}/mail)` : "SMTP_URL"}
 
   Try it:
@@ -143,4 +151,13 @@ ${adminLines}  Buf Studio: https://buf.build/studio with target http://${api}
   Stop with Ctrl-C.
 
 `;
+}
+
+/** Each deployable's /metrics, the API's first, one a line. */
+function metricsLines(host: string, metrics: { of: string; port: number }[]): string {
+  if (metrics.length === 0) return "off (METRICS_PORT=off)";
+  return metrics
+    .sort((a, b) => a.port - b.port)
+    .map(({ of, port }) => `http://${host}:${port}/metrics  (${of})`)
+    .join(`\n${" ".repeat(22)}`);
 }
