@@ -4,7 +4,11 @@ import { typedSql } from "../db/typed-sql.js";
 import { queueBacklog } from "../jobs/job-queue.js";
 import { outboxBacklog } from "../orders/order-events.js";
 import type { OrderTables } from "../orders/order-repository.js";
+import { resultWithin } from "../telemetry/time-bound.js";
 import { SEND_ORDER_EMAIL_TASK } from "./email-jobs.js";
+
+/** How long a scrape waits for the database's figures before leaving them out. */
+const DATABASE_READ_MS = 2_000;
 
 /** What happens to emails: queued from order events, and each run of an email's job. */
 export interface EmailMetrics {
@@ -49,7 +53,12 @@ export function observeEmailBacklog(meter: Meter, em: EntityManager): void {
   meter.addBatchObservableCallback(
     async (observer) => {
       const db = typedSql<OrderTables>(em);
-      const [outbox, queue] = await Promise.all([outboxBacklog(db), queueBacklog(db, SEND_ORDER_EMAIL_TASK)]);
+      const backlog = await resultWithin(
+        DATABASE_READ_MS,
+        Promise.all([outboxBacklog(db), queueBacklog(db, SEND_ORDER_EMAIL_TASK)]),
+      );
+      if (backlog === undefined) return;
+      const [outbox, queue] = backlog;
       observer.observe(waiting, outbox.events, { stage: "outbox" });
       observer.observe(waiting, queue.waiting, { stage: "queue" });
       observer.observe(oldest, Math.max(outbox.oldestAgeS, queue.oldestAgeS));

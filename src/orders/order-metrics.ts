@@ -1,5 +1,6 @@
 import type { Attributes, Counter, Meter } from "@opentelemetry/api";
 import { InvalidInput, TemporarilyUnavailable } from "../shared/domain-error.js";
+import { resultWithin } from "../telemetry/time-bound.js";
 import type { OrderState } from "./order.entity.js";
 import { OutOfStock, PaymentDeclined } from "./order-errors.js";
 import type { OrderRepository, OrderView } from "./order-repository.js";
@@ -35,6 +36,9 @@ export function createOrderMetrics(meter: Meter): OrderMetrics {
   };
 }
 
+/** How long a scrape waits for the database's figures before leaving them out. */
+const DATABASE_READ_MS = 2_000;
+
 /** Reports the orders pending payment now, and how long the stalest has waited. */
 export function observePendingOrders(meter: Meter, orders: Pick<OrderRepository, "pendingPayment">): void {
   const pending = meter.createObservableUpDownCounter("shop.orders.pending", {
@@ -47,7 +51,8 @@ export function observePendingOrders(meter: Meter, orders: Pick<OrderRepository,
   });
   meter.addBatchObservableCallback(
     async (observer) => {
-      const now = await orders.pendingPayment();
+      const now = await resultWithin(DATABASE_READ_MS, orders.pendingPayment());
+      if (now === undefined) return;
       observer.observe(pending, now.orders);
       observer.observe(oldest, now.oldestAgeS);
     },

@@ -98,6 +98,11 @@ export function metricsPortOf(config: Config, deployable: Deployable, allInOne =
   return setting === 0 ? 0 : setting + (allInOne ? ALL_IN_ONE_OFFSETS[deployable] : 0);
 }
 
+/** How long stopping waits for buffered spans and metrics to be sent. */
+const FLUSH_TIMEOUT_MS = 5_000;
+/** How often the SDK's troubles of one kind are logged at most. */
+const PROBLEM_EVERY_MS = 60_000;
+
 /** Which deployable's provider records the spans that libraries (pg) start in a context. */
 const DEPLOYABLE_TRACER_PROVIDER = createContextKey("deployable tracer provider");
 
@@ -223,12 +228,20 @@ export async function startTelemetry(options: {
     async stop() {
       stopProcessMetrics();
       if (server) await new Promise<void>((resolve) => server?.close(() => resolve()).closeAllConnections());
-      // Whatever is buffered goes now: the spans of the calls the shutdown let finish.
-      const flushed = await Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()]);
-      for (const result of flushed) {
-        if (result.status === "rejected") {
-          logger.warn({ event: "telemetry.flush_failed", err: result.reason }, "telemetry not sent at stop");
-        }
+      // Whatever is buffered goes now, the spans of the calls the shutdown let finish, but
+      // within a bound: a receiver that does not answer must not hold the process past its
+      // grace period.
+      const flushed = Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()]);
+      const timedOut = new Promise<"timed out">((resolve) =>
+        setTimeout(resolve, FLUSH_TIMEOUT_MS, "timed out").unref(),
+      );
+      const outcome = await Promise.race([flushed, timedOut]);
+      const failures =
+        outcome === "timed out"
+          ? [new Error(`not sent within ${FLUSH_TIMEOUT_MS} ms`)]
+          : outcome.flatMap((result) => (result.status === "rejected" ? [result.reason] : []));
+      for (const failure of failures) {
+        logger.warn({ event: "telemetry.flush_failed", err: failure }, "telemetry not sent at stop");
       }
     },
   };
@@ -254,20 +267,41 @@ function samplerOf(name: TraceSampler, ratio: number): Sampler {
 let sdkProblemsReported = false;
 
 /**
- * The SDK's own troubles (an exporter whose collector is down) are warnings in our log,
- * not lines on stderr nor silence. Once per process: there is one SDK.
+ * The SDK's own troubles (an exporter whose collector is down) are warnings in our log, not
+ * lines on stderr nor silence, at most one a minute of each kind, saying how many were left
+ * out: a collector that is down would otherwise add a line every few seconds. Once per
+ * process: there is one SDK.
  */
 function reportSdkProblems(logger: Logger): void {
   if (sdkProblemsReported) return;
   sdkProblemsReported = true;
-  setGlobalErrorHandler((error) =>
-    logger.warn({ event: "telemetry.export_failed", err: error }, "telemetry could not be sent"),
+  const exportFailed = atMostEvery(PROBLEM_EVERY_MS, (error: unknown, suppressed: number) =>
+    logger.warn({ event: "telemetry.export_failed", err: error, suppressed }, "telemetry could not be sent"),
   );
-  const warn = (message: string) => logger.warn({ event: "telemetry.sdk_warning" }, message);
+  setGlobalErrorHandler((error) => exportFailed(error));
+  const warn = atMostEvery(PROBLEM_EVERY_MS, (message: string, suppressed: number) =>
+    logger.warn({ event: "telemetry.sdk_warning", suppressed }, message),
+  );
   diag.setLogger(
     { error: warn, warn, info: () => {}, debug: () => {}, verbose: () => {} },
     { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
   );
+}
+
+/** Calls `report` at most once per `ms`, telling it how many calls it missed since the last. */
+function atMostEvery<T>(ms: number, report: (what: T, suppressed: number) => void): (what: T) => void {
+  let lastAt = Number.NEGATIVE_INFINITY;
+  let suppressed = 0;
+  return (what) => {
+    const now = performance.now();
+    if (now - lastAt < ms) {
+      suppressed++;
+      return;
+    }
+    report(what, suppressed);
+    lastAt = now;
+    suppressed = 0;
+  };
 }
 
 function listen(server: net.Server, port: number, host: string): Promise<number> {
