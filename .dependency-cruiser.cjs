@@ -5,7 +5,8 @@
  *     -> process wiring (api/, worker/, the gateway's start, shop-database/)
  *       -> RPC adapters (*-rpc.ts, and clients of other services, *-client.ts)
  *         -> use cases and data access (the features)
- *           -> infrastructure (rpc/, db/, jobs/, logging/, config/, validation/, shared/, process/)
+ *           -> infrastructure (rpc/, db/, jobs/, logging/, config/, validation/, shared/, process/,
+ *              telemetry/)
  *
  * Infrastructure names no feature; domain code knows nothing of gRPC; a feature reaches
  * another only through the modules named below; the payment gateway and the shop are
@@ -13,7 +14,7 @@
  */
 const FEATURES = "(auth|inventory|orders|notifications|payment-gateway)";
 const SHOP_FEATURES = "(auth|inventory|orders|notifications)";
-const INFRASTRUCTURE = "(rpc|db|jobs|logging|config|validation|shared|process)";
+const INFRASTRUCTURE = "(rpc|db|jobs|logging|config|validation|shared|process|telemetry)";
 const WIRING = "(api|worker|shop-database)";
 /** Modules at the transport edge of a feature: they may speak gRPC and HTTP. */
 const TRANSPORT_EDGE = "(-rpc|-client|-server|start-gateway|dev-mailbox)\\.ts$";

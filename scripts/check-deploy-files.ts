@@ -6,12 +6,16 @@
  *   renders is valid against the Kubernetes API schemas (kubernetes-models), and what the
  *   README promises holds: non-root read-only containers, gRPC probes on the ports the
  *   deployables listen on, grace periods longer than preStop plus SHUTDOWN_GRACE_MS, and
- *   references that resolve;
+ *   references that resolve, and every deployable's /metrics announced to Prometheus;
+ * - deploy/prometheus: `promtool check config` and `promtool test rules` accept the scrape
+ *   configuration and the alert rules, and every query of the Grafana dashboard is PromQL that
+ *   promtool parses, on the data source Grafana is given;
  * - the GitHub workflows pass actionlint.
  * Without kubectl or kustomize on PATH, each manifest file is checked alone instead of rendered.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments, parseDocument } from "yaml";
 
@@ -30,6 +34,8 @@ function done(where: string, how: string): void {
 const DEPLOYABLES = readDeployables();
 /** Listening on these, a server in a container answers what is outside it. */
 const EVERY_INTERFACE = ["::", "0.0.0.0"];
+/** What compose's Prometheus reads: the deployables it scrapes, and its alert rules. */
+const PROMETHEUS_CONFIG = "deploy/prometheus/prometheus.yml";
 /** The variable each long-running deployable takes its port from. */
 const PORT_VARIABLES: Record<string, string> = {
   api: "PORT",
@@ -43,6 +49,7 @@ const renderer = findCommand([
   { command: ["kustomize", "build"], probe: ["kustomize", "version"] },
 ]);
 for (const dir of kustomizations("deploy/kubernetes")) await checkKustomization(dir);
+checkPrometheusAndGrafana("deploy/prometheus", "deploy/grafana");
 checkWorkflows(".github/workflows");
 
 if (problems.length > 0) {
@@ -71,6 +78,9 @@ function checkCompose(file: string): void {
   for (const error of document.errors) report(file, error.message);
   if (document.errors.length > 0) return;
   const services: Manifest = document.toJS().services ?? {};
+  const scrapeTargets: string[] = (parseDocument(readFileSync(PROMETHEUS_CONFIG, "utf8")).toJS().scrape_configs ?? [])
+    .flatMap((job: Manifest) => job.static_configs ?? [])
+    .flatMap((targets: Manifest) => targets.targets ?? []);
 
   for (const [name, service] of Object.entries<Manifest>(services)) {
     if (service.image === undefined && service.build === undefined) report(file, `${name} has neither image nor build`);
@@ -92,6 +102,17 @@ function checkCompose(file: string): void {
     const checked = service.healthcheck?.test?.at(-1);
     if (port === undefined || checked !== port) {
       report(file, `${name} listens on ${portVariable}=${port}, but its healthcheck asks port ${checked}`);
+    }
+    const metricsPort = service.environment?.METRICS_PORT;
+    if (!scrapeTargets.includes(`${name}:${metricsPort}`)) {
+      report(
+        file,
+        `${name} serves /metrics on METRICS_PORT=${metricsPort}, which ${PROMETHEUS_CONFIG} does not scrape`,
+      );
+    }
+    const tracesTo = service.environment?.OTEL_EXPORTER_OTLP_ENDPOINT;
+    if (tracesTo !== undefined && !(new URL(tracesTo).hostname in services)) {
+      report(file, `${name} sends traces to ${tracesTo}, which is not a service`);
     }
   }
 
@@ -253,6 +274,19 @@ function checkInvariants(dir: string, manifests: Manifest[], options: { secretsP
       if (!container.ports?.some((declared: Manifest) => declared.containerPort === port)) {
         report(where, `container does not declare its port ${port}`);
       }
+      const metricsPort = config.METRICS_PORT;
+      const annotations = workload.spec.template.metadata.annotations ?? {};
+      if (metricsPort === undefined) {
+        report(where, "no METRICS_PORT in the ConfigMap: in production the deployables would serve no metrics");
+      } else if (
+        annotations["prometheus.io/scrape"] !== "true" ||
+        annotations["prometheus.io/port"] !== metricsPort ||
+        annotations["prometheus.io/path"] !== "/metrics"
+      ) {
+        report(where, `pods do not announce /metrics on METRICS_PORT ${metricsPort} (prometheus.io/* annotations)`);
+      } else if (!container.ports?.some((declared: Manifest) => String(declared.containerPort) === metricsPort)) {
+        report(where, `container does not declare its metrics port ${metricsPort}`);
+      }
       const preStopMs = (container.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000;
       const graceMs = (pod.terminationGracePeriodSeconds ?? 30) * 1000;
       if (graceMs <= preStopMs + shutdownGraceMs) {
@@ -304,6 +338,66 @@ function checkInvariants(dir: string, manifests: Manifest[], options: { secretsP
     ) {
       report(`${dir}: PodDisruptionBudget ${budget.metadata.name}`, "selects no Deployment's pods");
     }
+  }
+}
+
+/**
+ * Prometheus's configuration and alert rules, with promtool (Debian's `prometheus` package;
+ * required under CI, which installs it), and the Grafana dashboard's queries: each is made a
+ * recording rule, so that promtool parses its PromQL.
+ */
+function checkPrometheusAndGrafana(prometheusDir: string, grafanaDir: string): void {
+  const dashboards = readdirSync(join(grafanaDir, "dashboards")).filter((file) => file.endsWith(".json"));
+  const datasources = (
+    parseDocument(readFileSync(join(grafanaDir, "provisioning/datasources/prometheus.yml"), "utf8")).toJS()
+      .datasources ?? []
+  ).map((source: Manifest) => source.uid);
+  const queries: string[] = [];
+  for (const file of dashboards) {
+    const where = join(grafanaDir, "dashboards", file);
+    const panels: Manifest[] = JSON.parse(readFileSync(where, "utf8")).panels ?? [];
+    for (const panel of panels.filter((candidate) => candidate.type !== "row")) {
+      if (!datasources.includes(panel.datasource?.uid)) {
+        report(where, `panel "${panel.title}" uses data source ${panel.datasource?.uid}, which is not provisioned`);
+      }
+      if (!panel.description) report(where, `panel "${panel.title}" does not say what it shows`);
+      for (const target of panel.targets ?? []) queries.push(target.expr.replaceAll("$__rate_interval", "5m"));
+    }
+  }
+  const promtool = findCommand([{ command: ["promtool"], probe: ["promtool", "--version"] }]);
+  if (promtool === undefined) {
+    if (process.env.CI) report(prometheusDir, "promtool is missing (Debian: apt-get install prometheus)");
+    else done(prometheusDir, "no promtool here to check the configuration, the rules and the dashboard's queries");
+    return;
+  }
+  const scratch = mkdtempSync(join(tmpdir(), "check-deploy-"));
+  const rules = join(scratch, "dashboard-queries.yml");
+  writeFileSync(
+    rules,
+    JSON.stringify({
+      groups: [
+        { name: "dashboard", rules: queries.map((expr, index) => ({ record: `dashboard:query_${index}`, expr })) },
+      ],
+    }),
+  );
+  const before = problems.length;
+  for (const args of [
+    ["check", "config", join(prometheusDir, "prometheus.yml")],
+    ["test", "rules", join(prometheusDir, "alerts.test.yml")],
+    ["check", "rules", rules],
+  ]) {
+    try {
+      execFileSync("promtool", args, { stdio: "pipe" });
+    } catch (error) {
+      report(prometheusDir, `promtool ${args.join(" ")}:\n${commandOutput(error)}`);
+    }
+  }
+  rmSync(scratch, { recursive: true, force: true });
+  if (problems.length === before) {
+    done(
+      `${prometheusDir}, ${grafanaDir}`,
+      `promtool: configuration, alert rules and their tests, ${queries.length} dashboard queries`,
+    );
   }
 }
 

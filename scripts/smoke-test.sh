@@ -11,6 +11,8 @@ log="$data_dir/npm-start.log"
 port=$((20000 + RANDOM % 20000))
 gateway_port=$((port + 1))
 worker_port=$((port + 2))
+# The API's /metrics; the gateway's and the worker's follow it.
+metrics_port=$((port + 3))
 cleanup() {
   if [ -n "${group:-}" ] && kill -0 "-$group" 2>/dev/null; then kill -KILL "-$group" 2>/dev/null || true; fi
   rm -rf "$data_dir"
@@ -19,7 +21,7 @@ trap cleanup EXIT
 
 # Its own process group, so nothing it starts can outlive the test.
 env -u DATABASE_URL DATA_DIR="$data_dir" PORT="$port" PAYMENT_GATEWAY_PORT="$gateway_port" WORKER_PORT="$worker_port" \
-  setsid npm start >"$log" 2>&1 &
+  METRICS_PORT="$metrics_port" setsid npm start >"$log" 2>&1 &
 group=$!
 
 buf_curl() { npx --no-install buf curl --protocol grpc --http2-prior-knowledge "$@"; }
@@ -48,6 +50,13 @@ echo "smoke: email worker health SERVING on port $worker_port"
 curl -fsS "http://127.0.0.1:$port/mailbox" | grep -q 'Template previews' \
   || { cat "$log"; echo "smoke: the development mailbox page is not served" >&2; exit 1; }
 echo "smoke: development mailbox at http://127.0.0.1:$port/mailbox"
+
+for part in "0 rpc_server_duration_bucket" "1 db_client_connection_count" "2 shop_emails_waiting"; do
+  set -- $part
+  curl -fsS "http://127.0.0.1:$((metrics_port + $1))/metrics" | grep -q "^$2" \
+    || { cat "$log"; echo "smoke: /metrics on port $((metrics_port + $1)) has no $2" >&2; exit 1; }
+done
+echo "smoke: /metrics on ports $metrics_port to $((metrics_port + 2))"
 
 # SIGTERM to npm, as a process manager sends it to what it started: npm hands it on to the
 # server, which npm's shell has become (exec), and exits with the server's own exit code.

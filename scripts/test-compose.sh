@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `docker compose up` proven: builds the image and starts compose.yaml, waits until Docker
 # reports the payment gateway, the shop API and the email worker healthy, places an order
-# through the API (place-test-order.sh), finds its confirmation email in Mailpit, then removes
-# everything it started, volumes included. Needs Docker with the compose plugin and `npm ci`
-# done; CI runs it on GitHub's runners, since these machines have no Docker engine. Uses the
-# ports compose.yaml publishes (50051, 50052, 8025 on 127.0.0.1): stop anything on them first.
+# through the API (place-test-order.sh), finds its confirmation email in Mailpit, the order
+# counted in Prometheus and the three deployables' traces in Jaeger, then removes everything
+# it started, volumes included. Needs Docker with the compose plugin and `npm ci` done; CI runs
+# it on GitHub's runners, since these machines have no Docker engine. Uses the ports
+# compose.yaml publishes (50051, 50052, 8025, 16686, 9090, 3000 on 127.0.0.1): stop anything
+# on them first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/json.sh
@@ -50,4 +52,28 @@ for _ in $(seq 1 30); do
 done
 [ -n "$subject" ] || fail "no email reached Mailpit"
 say "Mailpit received \"$subject\""
+
+# Prometheus scrapes the API every 15 s: the order is counted within a few scrapes.
+query='sum(shop_orders_placed_total{job="shop-api",outcome="fulfilled"})'
+for _ in $(seq 1 30); do
+  placed=$(curl -fsS --get --data-urlencode "query=$query" http://127.0.0.1:9090/api/v1/query |
+    json data.result.0.value.1 || true)
+  [ "${placed:-0}" -ge 1 ] 2>/dev/null && break
+  sleep 2
+done
+[ "${placed:-0}" -ge 1 ] 2>/dev/null || fail "Prometheus does not count the order ($query: ${placed:-none})"
+say "Prometheus: $query = $placed"
+
+# The order's trace went through the three deployables: each reported its spans to Jaeger.
+for _ in $(seq 1 30); do
+  services=$(curl -fsS http://127.0.0.1:16686/api/services | json data || true)
+  missing=""
+  for service in shop-api payment-gateway email-worker; do
+    grep -q "\"$service\"" <<<"$services" || missing="$missing $service"
+  done
+  [ -z "$missing" ] && break
+  sleep 2
+done
+[ -z "$missing" ] || fail "Jaeger has no traces of:$missing"
+say "Jaeger has traces of shop-api, payment-gateway and email-worker"
 say "passed"

@@ -11,6 +11,8 @@ const STOP_TIMEOUT_MS = 20_000;
 export interface BenchProcess {
   baseUrl: string;
   port: number;
+  /** The process itself, whose CPU time /proc has. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startBenchProcess(
   return {
     baseUrl,
     port,
+    pid: child.child.pid as number,
     async stop() {
       if (child.child.exitCode !== null) return;
       child.child.kill("SIGTERM");

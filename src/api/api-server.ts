@@ -13,6 +13,7 @@ import { orderAccess, registerOrderService } from "../orders/order-rpc.js";
 import type { Orders } from "../orders/orders.js";
 import { REFLECTION_SERVICE_NAMES } from "../rpc/reflection.js";
 import { createRpcServer, type RpcServer, type RpcServerOptions } from "../rpc/rpc-server.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 
 export const SHOP_ERROR_DOMAIN = "shop.v1";
 
@@ -22,6 +23,7 @@ export interface ApiServerDependencies {
   orders: Orders;
   descriptors: FileRegistry;
   logger: Logger;
+  telemetry?: Telemetry;
   shutdownGraceMs: number;
   /** Web pages served on the API's port besides the RPCs (the development mailbox). */
   pages?: RpcServerOptions["pages"];
@@ -45,6 +47,7 @@ export function buildApiServer(deps: ApiServerDependencies): RpcServer {
     cors: true,
     descriptors: deps.descriptors,
     logger: deps.logger,
+    telemetry: deps.telemetry,
     shutdownGraceMs: deps.shutdownGraceMs,
     interceptors: [createAuthenticationInterceptor(accounts, policy)],
     pages: deps.pages,

@@ -19,6 +19,8 @@ import type { PageHandler } from "../rpc/cleartext-server.js";
 import { localUrlHost } from "../rpc/listen-address.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { openShopDatabase } from "../shop-database/shop-database.js";
+import { observeConnectionPools } from "../telemetry/connection-pools.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { buildApiServer } from "./api-server.js";
 import { createLandingPage } from "./landing-page.js";
 
@@ -28,11 +30,17 @@ export interface RunningApi extends Running {
 
 /**
  * Migrates the shop database, creates or updates the configured admin, then serves the
- * public API on config.host and config.port.
+ * public API on config.host and config.port, reporting through `telemetry`.
  */
-export async function startApi(config: Config, databaseUrl: string, logger: Logger): Promise<RunningApi> {
+export async function startApi(
+  config: Config,
+  databaseUrl: string,
+  logger: Logger,
+  telemetry: Telemetry = NO_TELEMETRY,
+): Promise<RunningApi> {
   const orm = await openShopDatabase(databaseUrl, logger);
   try {
+    observeConnectionPools(telemetry.meter, { shop: await orm.em.getConnection().getNativeClient() });
     const accessTokens = createAccessTokens(resolveJwtSecret(config));
     if (config.adminEmail !== undefined && config.adminPassword !== undefined) {
       const admin = await createAccounts({ em: orm.em, tokens: accessTokens }).ensureAdmin({
@@ -46,8 +54,10 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
       gateway: createPaymentGatewayClient({
         baseUrl: config.paymentGatewayUrl ?? `http://${localUrlHost(config.host)}:${config.paymentGatewayPort}`,
         logger,
+        telemetry,
       }),
       logger,
+      meter: telemetry.meter,
     });
     const descriptors = loadDescriptorRegistry();
     const server = buildApiServer({
@@ -56,6 +66,7 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
       orders,
       descriptors,
       logger,
+      telemetry,
       shutdownGraceMs: config.shutdownGraceMs,
       pages: config.nodeEnv === "production" ? undefined : developmentPages(config, descriptors, logger),
     });

@@ -24,6 +24,16 @@ const SERVERS: ProcessName[] = ["shop-dev", "shop-api", "payment-gateway", "emai
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const NODE_ENVS = ["development", "production", "test"] as const;
+/** The samplers of OTEL_TRACES_SAMPLER, as the OpenTelemetry specification names them. */
+const TRACE_SAMPLERS = [
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+  "always_on",
+  "always_off",
+  "traceidratio",
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
 
 /** One environment variable: how it is read, its default, what it means, and who reads it. */
 export interface Variable<T> {
@@ -67,6 +77,14 @@ function integer(min: number, max: number) {
 }
 
 const port = integer(0, 65_535);
+
+function portOrOff(raw: string): number | "off" {
+  if (raw === "off") return "off";
+  if (!/^\d+$/.test(raw) || Number(raw) > 65_535) {
+    throw new Invalid(`must be a whole number from 0 to 65535, or off, got "${raw}"`);
+  }
+  return Number(raw);
+}
 
 function fraction(raw: string): number {
   if (!/^\d*\.?\d+$/.test(raw) || Number(raw) > 1) throw new Invalid(`must be a number from 0 to 1, got "${raw}"`);
@@ -303,6 +321,88 @@ export const CONFIG_SCHEMA = {
       "How often each API replica's recovery loop looks for orders left pending and cancellations left unfinished, in milliseconds.",
     readBy: ["shop-dev", "shop-api"],
   }),
+  telemetry: {
+    metricsPort: variable({
+      name: "METRICS_PORT",
+      parse: portOrOff,
+      unset:
+        "9464 for the shop API, 9465 for the payment gateway and 9466 for the email worker; in production, no metrics endpoint",
+      meaning:
+        "Port where a deployable serves its metrics as Prometheus text, at `/metrics`, on `HOST`. `off`: none. Under `npm start` it is the API's, and the gateway and the worker serve on the next two ports. 0: any free port.",
+      readBy: SERVERS,
+      example: "9464",
+    }),
+    sdkDisabled: variable({
+      name: "OTEL_SDK_DISABLED",
+      parse: flag,
+      default: "false",
+      meaning: "`true` turns OpenTelemetry off: no traces and no metrics pushed, whatever else is set.",
+      readBy: SERVERS,
+    }),
+    serviceName: variable({
+      name: "OTEL_SERVICE_NAME",
+      parse: text,
+      unset: "`shop-api`, `payment-gateway` or `email-worker`, by deployable",
+      meaning:
+        "The `service.name` of a deployable's traces and metrics. `npm start` keeps the three names, as it runs all three.",
+      readBy: ["shop-api", "payment-gateway", "email-worker"],
+      example: "shop-api-eu",
+    }),
+    exporterEndpoint: variable({
+      name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+      parse: url(["http:", "https:"]),
+      unset: "no traces are recorded or exported, at no cost",
+      meaning:
+        "Base URL of an OTLP/HTTP receiver (an OpenTelemetry Collector, Jaeger, Tempo): traces go to its `/v1/traces`. The exporters also read the other standard `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, certificates) and `OTEL_RESOURCE_ATTRIBUTES`.",
+      readBy: SERVERS,
+      example: "http://127.0.0.1:4318",
+    }),
+    tracesEndpoint: variable({
+      name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+      parse: url(["http:", "https:"]),
+      unset: "`OTEL_EXPORTER_OTLP_ENDPOINT`'s `/v1/traces`",
+      meaning: "Full URL traces are sent to, when they go elsewhere than the other signals; it turns tracing on too.",
+      readBy: SERVERS,
+      example: "http://127.0.0.1:4318/v1/traces",
+    }),
+    protocol: variable({
+      name: "OTEL_EXPORTER_OTLP_PROTOCOL",
+      parse: oneOf(["http/protobuf", "http/json"] as const),
+      default: "http/protobuf",
+      meaning: "`http/protobuf` or `http/json`: how traces and pushed metrics are encoded.",
+      readBy: SERVERS,
+    }),
+    sampler: variable({
+      name: "OTEL_TRACES_SAMPLER",
+      parse: oneOf(TRACE_SAMPLERS),
+      default: "parentbased_always_on",
+      meaning:
+        "Which calls are traced: `parentbased_*` follow the caller's `traceparent` and apply the rest to calls that start a trace; `traceidratio` keeps the share `OTEL_TRACES_SAMPLER_ARG` of them.",
+      readBy: SERVERS,
+    }),
+    samplerArg: variable({
+      name: "OTEL_TRACES_SAMPLER_ARG",
+      parse: fraction,
+      default: "1",
+      meaning: "The share of traces (0 to 1) the `traceidratio` samplers keep.",
+      readBy: SERVERS,
+    }),
+    metricsExporter: variable({
+      name: "OTEL_METRICS_EXPORTER",
+      parse: oneOf(["none", "otlp"] as const),
+      default: "none",
+      meaning:
+        "`otlp` also pushes the metrics over OTLP (to `OTEL_EXPORTER_OTLP_ENDPOINT`'s `/v1/metrics`), besides serving them on `METRICS_PORT`.",
+      readBy: SERVERS,
+    }),
+    metricExportIntervalMs: variable({
+      name: "OTEL_METRIC_EXPORT_INTERVAL",
+      parse: integer(1_000, 3_600_000),
+      default: "60000",
+      meaning: "How often pushed metrics are sent, in milliseconds.",
+      readBy: SERVERS,
+    }),
+  },
   paymentFaults: {
     latencyMs: variable({
       name: "PAYMENT_GATEWAY_FAULT_LATENCY_MS",

@@ -53,6 +53,23 @@ export async function prepareJobQueue(databaseUrl: string, logger: Logger): Prom
   });
 }
 
+/** A task's jobs still to run (waiting or running), how long the oldest has waited, and those given up. */
+export interface QueueBacklog {
+  waiting: number;
+  oldestAgeS: number;
+  gaveUp: number;
+}
+
+export async function queueBacklog<DB>(db: Kysely<DB>, task: string): Promise<QueueBacklog> {
+  const { rows } = await sql<{ waiting: number; oldest_age_s: number | null; gave_up: number }>`
+    select count(*) filter (where attempts < max_attempts)::int as waiting,
+      extract(epoch from now() - min(created_at) filter (where attempts < max_attempts))::float8 as oldest_age_s,
+      count(*) filter (where attempts >= max_attempts)::int as gave_up
+    from graphile_worker.jobs where task_identifier = ${task}`.execute(db);
+  const row = rows[0];
+  return { waiting: row?.waiting ?? 0, oldestAgeS: row?.oldest_age_s ?? 0, gaveUp: row?.gave_up ?? 0 };
+}
+
 export interface FailedJob {
   id: string;
   key: string | null;

@@ -9,11 +9,32 @@ export type OrderEmailKind = (typeof ORDER_EMAIL_KINDS)[number];
 /** Retried with exponential backoff for about three days before it is reported failed. */
 const MAX_ATTEMPTS = 25;
 
+/**
+ * What a job of SEND_ORDER_EMAIL_TASK receives: the email, and the scope of the call that
+ * caused it, if a call did, so that the job's logs and span join that call's.
+ */
+export interface OrderEmailJobPayload {
+  orderId: string;
+  kind: OrderEmailKind;
+  correlationId?: string;
+  traceparent?: string;
+}
+
 /** The job that sends an order's email; its key makes it one job per email, ever queued once. */
-export function orderEmailJob(orderId: string, kind: OrderEmailKind): Job {
+export function orderEmailJob(
+  orderId: string,
+  kind: OrderEmailKind,
+  origin: { correlationId: string | null; traceparent: string | null } = { correlationId: null, traceparent: null },
+): Job {
+  const payload: OrderEmailJobPayload = {
+    orderId,
+    kind,
+    ...(origin.correlationId !== null && { correlationId: origin.correlationId }),
+    ...(origin.traceparent !== null && { traceparent: origin.traceparent }),
+  };
   return {
     task: SEND_ORDER_EMAIL_TASK,
-    payload: { orderId, kind },
+    payload: { ...payload },
     key: `order-${kind}:${orderId}`,
     maxAttempts: MAX_ATTEMPTS,
   };
@@ -29,5 +50,5 @@ const EMAIL_OF_EVENT: Record<OrderEvent["kind"], OrderEmailKind> = { paid: "conf
 
 /** The email that follows an order event: a confirmation when paid, a cancellation when cancelled. */
 export function emailJobOf(event: OrderEvent): Job {
-  return orderEmailJob(event.orderId, EMAIL_OF_EVENT[event.kind]);
+  return orderEmailJob(event.orderId, EMAIL_OF_EVENT[event.kind], event);
 }

@@ -4,6 +4,7 @@
  * changes with an order, inventory's parts join the statement (inventory/stock-changes.ts).
  */
 import type { EntityManager } from "@mikro-orm/postgresql";
+import type { Counter } from "@opentelemetry/api";
 import { type ExpressionBuilder, type Kysely, type QueryCreator, type Selectable, sql, type Updateable } from "kysely";
 import { jsonArrayFrom } from "kysely/helpers/postgres";
 import { boundStatement } from "../db/bound-statement.js";
@@ -18,6 +19,7 @@ import {
   withStockSold,
 } from "../inventory/stock-changes.js";
 import { TemporarilyUnavailable } from "../shared/domain-error.js";
+import { currentCorrelationId, currentTraceparent } from "../telemetry/call-scope.js";
 import type { OrderEventKind, OrderEventSchema, OrderLineSchema, OrderSchema, OrderState } from "./order.entity.js";
 
 export type OrderTables = TablesOf<typeof OrderSchema | typeof OrderLineSchema | typeof OrderEventSchema>;
@@ -128,14 +130,20 @@ export interface OrderRepository {
   stalePending(olderThanMs: number, limit: number): Promise<string[]>;
   /** Paid orders whose cancellation was requested over `olderThanMs` ago and never finished. */
   interruptedCancellations(olderThanMs: number, limit: number): Promise<{ id: string; chargeId: string }[]>;
+  /** How many orders are pending payment, and how long the stalest has been, in seconds. */
+  pendingPayment(): Promise<{ orders: number; oldestAgeS: number }>;
 }
 
-export function createOrderRepository(em: EntityManager): OrderRepository {
+export function createOrderRepository(
+  em: EntityManager,
+  /** Counts placements decided again because stock ran out under them (order-metrics.ts). */
+  metrics?: { stockConflicts: Counter },
+): OrderRepository {
   const db = () => typedSql<OrderTables>(em);
 
   return {
     async placeReservingStock(draft) {
-      const rows = await placeUnlessStockRanOut(db(), draft);
+      const rows = await placeUnlessStockRanOut(db(), draft, () => metrics?.stockConflicts.add(1));
       const first = rows[0];
       const stock = rows.map((row) => ({
         productId: row.product_id,
@@ -178,7 +186,7 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
     },
 
     async settlePaid(id, chargeId) {
-      const [settled] = await settlePaid(db(), { id, chargeId, reason: `sold: order ${id}` });
+      const [settled] = await settlePaid(db(), { id, chargeId, reason: `sold: order ${id}`, ...eventOrigin() });
       return settled;
     },
 
@@ -203,7 +211,12 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
     },
 
     async cancel(id, refundId) {
-      const [cancelled] = await cancelOrder(db(), { id, refundId, reason: `cancelled: order ${id}` });
+      const [cancelled] = await cancelOrder(db(), {
+        id,
+        refundId,
+        reason: `cancelled: order ${id}`,
+        ...eventOrigin(),
+      });
       return cancelled;
     },
 
@@ -215,6 +228,18 @@ export function createOrderRepository(em: EntityManager): OrderRepository {
     async interruptedCancellations(olderThanMs, limit) {
       const rows = await interruptedCancellationsQuery(db(), olderThanMs, limit).execute();
       return rows.map((row) => ({ id: row.id, chargeId: row.charge_id as string }));
+    },
+
+    async pendingPayment() {
+      const row = await db()
+        .selectFrom("customer_order")
+        .select((eb) => [
+          eb.fn.countAll<number>().as("orders"),
+          sql<number | null>`extract(epoch from now() - min(updated_at))::float8`.as("oldest_age_s"),
+        ])
+        .where("state", "=", "pending_payment")
+        .executeTakeFirstOrThrow();
+      return { orders: Number(row.orders), oldestAgeS: row.oldest_age_s ?? 0 };
     },
   };
 }
@@ -229,7 +254,7 @@ const CHECK_VIOLATION = "23514";
  * database refused the reservation: the statement wrote nothing), runs it again, which then
  * sees the stock as it is and refuses cleanly or places.
  */
-async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft) {
+async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft, onConflict: () => void) {
   const params: PlacementParams = {
     productIds: draft.lines.map((line) => line.productId),
     quantities: draft.lines.map((line) => line.quantity),
@@ -250,6 +275,7 @@ async function placeUnlessStockRanOut(db: Kysely<OrderTables>, draft: OrderDraft
       const ranOut =
         sqlStateOf(error) === CHECK_VIOLATION && (error as { constraint?: string }).constraint === STOCK_CONSTRAINT;
       if (!ranOut) throw error;
+      onConflict();
       // Stock that keeps changing under every attempt (released and taken again and again):
       // nothing was written, and a moment later the decision will hold.
       if (attempt >= PLACEMENT_ATTEMPTS) {
@@ -558,13 +584,19 @@ const claimPending = boundStatement((p: { id: string }) =>
     .returning("id"),
 );
 
-const settlePaid = boundStatement((p: { id: string; chargeId: string; reason: string }) =>
+/** Where an order event came from: the call that made the change, carried to what follows it. */
+interface EventOrigin {
+  correlationId: string | null;
+  traceparent: string | null;
+}
+
+const settlePaid = boundStatement((p: { id: string; chargeId: string; reason: string } & EventOrigin) =>
   withStockSold(
     changeOrder(orderStatements, p.id, ["pending_payment"], { state: "fulfilled", charge_id: p.chargeId }),
     changedLines,
     p.reason,
   )
-    .with("event", (qc) => recordEvent(qc, "paid"))
+    .with("event", (qc) => recordEvent(qc, "paid", p))
     .selectFrom("changed")
     .select("updated_at as updatedAt"),
 );
@@ -578,13 +610,13 @@ const settleFailed = boundStatement((p: { id: string; failureCode: string }) =>
     .select("id"),
 );
 
-const cancelOrder = boundStatement((p: { id: string; refundId: string; reason: string }) =>
+const cancelOrder = boundStatement((p: { id: string; refundId: string; reason: string } & EventOrigin) =>
   withStockRestocked(
     changeOrder(orderStatements, p.id, ["paid", "fulfilled"], { state: "cancelled", refund_id: p.refundId }),
     changedLines,
     p.reason,
   )
-    .with("event", (qc) => recordEvent(qc, "cancelled"))
+    .with("event", (qc) => recordEvent(qc, "cancelled", p))
     .selectFrom("changed")
     .select("updated_at as updatedAt"),
 );
@@ -622,12 +654,29 @@ type ChangeParts = ReturnType<typeof changeOrder> extends QueryCreator<infer DB>
 const changedLines = (qc: QueryCreator<ChangeParts>) =>
   qc.selectFrom("changed_lines").select(["product_id", "quantity"]);
 
-/** The outbox row of the change, written with it: the worker queues what follows from it. */
-function recordEvent(qc: QueryCreator<ChangeParts>, kind: OrderEventKind) {
+/**
+ * The outbox row of the change, written with it: the worker queues what follows from it, in
+ * the scope of the call that made the change (its correlation id and trace).
+ */
+function recordEvent(qc: QueryCreator<ChangeParts>, kind: OrderEventKind, origin: EventOrigin) {
   return qc
     .insertInto("order_event")
-    .columns(["order_id", "kind"])
-    .expression(qc.selectFrom("changed").select(["id as order_id", sql.lit(kind).as("kind")]));
+    .columns(["order_id", "kind", "correlation_id", "traceparent"])
+    .expression(
+      qc
+        .selectFrom("changed")
+        .select([
+          "id as order_id",
+          sql.lit(kind).as("kind"),
+          sql<string | null>`${origin.correlationId}::text`.as("correlation_id"),
+          sql<string | null>`${origin.traceparent}::text`.as("traceparent"),
+        ]),
+    );
+}
+
+/** The current call's, read per statement (a bound statement's values come from its parameters). */
+function eventOrigin(): EventOrigin {
+  return { correlationId: currentCorrelationId() ?? null, traceparent: currentTraceparent() ?? null };
 }
 
 /** An ISO timestamp with microseconds, exact where a Date would keep milliseconds only. */

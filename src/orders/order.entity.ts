@@ -98,6 +98,9 @@ export const OrderEventSchema = defineEntity({
     id: p.bigint("number").primary().autoincrement(),
     order: () => p.manyToOne(Order),
     kind: p.string().length(16).$type<OrderEventKind>(),
+    /** The call that caused it, for the logs and the trace of what follows (its email). */
+    correlationId: p.string().length(128).nullable(),
+    traceparent: p.string().length(55).nullable(),
     createdAt: createdAt(),
   },
 });

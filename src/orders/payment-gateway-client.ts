@@ -8,6 +8,8 @@ import {
   MockPaymentGatewayService,
 } from "../../gen/payment/v1/mock_payment_gateway_service_pb.js";
 import type { Logger } from "../logging/logger.js";
+import { createClientTelemetryInterceptor } from "../rpc/call-telemetry.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { GatewayUnavailable, type PaymentGateway } from "./payment-gateway.js";
 
 /** Codes after which the same request, with the same idempotency key, may well succeed. */
@@ -24,6 +26,8 @@ const DECLINE_CODES: Record<DeclineCode, string> = {
 export interface GatewayClientOptions {
   baseUrl: string;
   logger: Logger;
+  /** Spans and metrics of each call; the correlation id is passed on either way. */
+  telemetry?: Telemetry;
   /** Deadline of each attempt. */
   timeoutMs?: number;
   /** Attempts per call, the first included; transient failures are retried with backoff. */
@@ -36,7 +40,13 @@ export interface GatewayClientOptions {
  * transient failures under the same idempotency key, so a retry can never charge twice.
  */
 export function createPaymentGatewayClient(options: GatewayClientOptions): PaymentGateway {
-  const client = createClient(MockPaymentGatewayService, createGrpcTransport({ baseUrl: options.baseUrl }));
+  const client = createClient(
+    MockPaymentGatewayService,
+    createGrpcTransport({
+      baseUrl: options.baseUrl,
+      interceptors: [createClientTelemetryInterceptor(options.telemetry ?? NO_TELEMETRY)],
+    }),
+  );
   const timeoutMs = options.timeoutMs ?? 5_000;
   const attempts = options.attempts ?? 3;
   const backoffMs = options.backoffMs ?? 200;

@@ -1,4 +1,5 @@
 import type { Logger } from "../logging/logger.js";
+import type { OrderMetrics } from "./order-metrics.js";
 import type { OrderRepository } from "./order-repository.js";
 import type { PaymentSettlement } from "./payment-settlement.js";
 
@@ -14,8 +15,9 @@ export function createRecoverOrders(deps: {
   orders: OrderRepository;
   settlement: PaymentSettlement;
   logger: Logger;
+  metrics: Pick<OrderMetrics, "recovered">;
 }): (olderThanMs: number) => Promise<number> {
-  const { orders, settlement, logger } = deps;
+  const { orders, settlement, logger, metrics } = deps;
 
   return async function recoverPendingOrders(olderThanMs) {
     let finished = 0;
@@ -24,6 +26,7 @@ export function createRecoverOrders(deps: {
         await settlement.refundAndCancel(id, chargeId);
         finished++;
         logger.info({ event: "order.cancellation_recovered", orderId: id }, "interrupted cancellation finished");
+        metrics.recovered.add(1, { outcome: "cancellation_finished" });
       } catch (error) {
         logger.warn({ event: "order.recovery_deferred", orderId: id, err: error }, "cannot finish cancellation yet");
       }
@@ -34,6 +37,7 @@ export function createRecoverOrders(deps: {
         const outcome = await settlement.settleFromGateway(id);
         settled++;
         logger.info({ event: "order.recovered", orderId: id, outcome }, "pending order settled");
+        metrics.recovered.add(1, { outcome });
       } catch (error) {
         logger.warn({ event: "order.recovery_deferred", orderId: id, err: error }, "cannot settle yet");
       }

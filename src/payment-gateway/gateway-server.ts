@@ -2,6 +2,7 @@ import type { FileRegistry } from "@bufbuild/protobuf";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Logger } from "../logging/logger.js";
 import { createRpcServer, type RpcServer } from "../rpc/rpc-server.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import { createCharges } from "./charges.js";
 import type { FaultInjection } from "./faults.js";
 import { registerGatewayService } from "./gateway-rpc.js";
@@ -13,6 +14,7 @@ export interface GatewayServerDependencies {
   faults: FaultInjection;
   descriptors: FileRegistry;
   logger: Logger;
+  telemetry?: Telemetry;
   shutdownGraceMs: number;
 }
 
@@ -25,6 +27,7 @@ export function buildGatewayServer(deps: GatewayServerDependencies): RpcServer {
     cors: false,
     descriptors: deps.descriptors,
     logger: deps.logger,
+    telemetry: deps.telemetry,
     shutdownGraceMs: deps.shutdownGraceMs,
     routes(router) {
       registerGatewayService(router, charges);

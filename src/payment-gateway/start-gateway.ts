@@ -3,6 +3,8 @@ import { watchDatabase } from "../db/database-watch.js";
 import type { Logger } from "../logging/logger.js";
 import type { Running } from "../process/lifecycle.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
+import { observeConnectionPools } from "../telemetry/connection-pools.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { openGatewayDatabase } from "./gateway-database.js";
 import { buildGatewayServer } from "./gateway-server.js";
 
@@ -11,9 +13,15 @@ export interface RunningGateway extends Running {
 }
 
 /** Migrates the gateway's own schema, then serves the MockPaymentGateway on its port. */
-export async function startGateway(config: Config, databaseUrl: string, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: Config,
+  databaseUrl: string,
+  logger: Logger,
+  telemetry: Telemetry = NO_TELEMETRY,
+): Promise<RunningGateway> {
   const orm = await openGatewayDatabase(databaseUrl, logger);
   try {
+    observeConnectionPools(telemetry.meter, { payment: await orm.em.getConnection().getNativeClient() });
     const faults = config.paymentFaults;
     if (faults.latencyMs > 0 || faults.failureRate > 0 || faults.hangCharges) {
       logger.warn({ event: "payment.faults_injected", ...faults }, "fault injection is on");
@@ -23,6 +31,7 @@ export async function startGateway(config: Config, databaseUrl: string, logger: 
       faults,
       descriptors: loadDescriptorRegistry(),
       logger,
+      telemetry,
       shutdownGraceMs: config.shutdownGraceMs,
     });
     const port = await server.start(config.paymentGatewayPort, config.host);

@@ -2,6 +2,7 @@ import { type Config, ConfigError, loadConfig, type ProcessName } from "../confi
 import { provideDatabaseServer } from "../db/database.js";
 import { isTransientDatabaseFailure } from "../db/transient-failures.js";
 import { createLogger, type Logger } from "../logging/logger.js";
+import { type Deployable, metricsPortOf, startTelemetry, type Telemetry } from "../telemetry/telemetry.js";
 import { listenProblem, type Ports } from "./listen-problems.js";
 
 /**
@@ -135,6 +136,36 @@ export async function startOnDatabase(
     };
   } catch (error) {
     await database.stop();
+    throw error;
+  }
+}
+
+/**
+ * Starts a deployable with what it reports through (telemetry.ts), which stops after it: the
+ * spans of the calls that the shutdown let finish are sent too.
+ */
+export async function startWithTelemetry(
+  config: Config,
+  logger: Logger,
+  deployable: Deployable,
+  start: (telemetry: Telemetry) => Promise<Running>,
+): Promise<Running> {
+  const telemetry = await startTelemetry({
+    config,
+    deployable,
+    logger,
+    metricsPort: metricsPortOf(config, deployable),
+  });
+  try {
+    const running = await start(telemetry);
+    return {
+      async stop() {
+        await running.stop();
+        await telemetry.stop();
+      },
+    };
+  } catch (error) {
+    await telemetry.stop();
     throw error;
   }
 }

@@ -1,11 +1,11 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import { cors } from "@connectrpc/connect";
-import { REQUEST_ID_HEADER } from "./request-id.js";
+import { CORRELATION_ID_HEADER } from "./correlation-id.js";
 
 const ALLOWED_METHODS = cors.allowedMethods.join(", ");
-const ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization", REQUEST_ID_HEADER].join(", ");
-const EXPOSED_HEADERS = [...cors.exposedHeaders, REQUEST_ID_HEADER].join(", ");
+const ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization", CORRELATION_ID_HEADER].join(", ");
+const EXPOSED_HEADERS = [...cors.exposedHeaders, CORRELATION_ID_HEADER].join(", ");
 const PREFLIGHT_CACHE_SECONDS = "7200";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;

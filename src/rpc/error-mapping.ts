@@ -29,7 +29,7 @@ import {
   TemporarilyUnavailable,
   Unauthenticated,
 } from "../shared/domain-error.js";
-import { requestIdKey } from "./request-id.js";
+import { correlationIdKey } from "./correlation-id.js";
 
 type OutgoingDetail = NonNullable<ConstructorParameters<typeof ConnectError>[3]>[number];
 type DomainErrorClass = abstract new (...args: never[]) => DomainError;
@@ -133,24 +133,24 @@ const interceptedKey = createContextKey(false, { description: "error mapping int
 
 /**
  * The one place where failures become gRPC statuses. Every error leaves with a
- * google.rpc.ErrorInfo (AIP-193) and the request id; an unexpected exception leaves as
+ * google.rpc.ErrorInfo (AIP-193) and the correlation id; an unexpected exception leaves as
  * INTERNAL carrying nothing but that id, its stack and any SQL staying in our logs.
  */
 export function createErrorMappingInterceptor(options: { domain: string; logger: Logger }): Interceptor {
   return (next) => async (req) => {
     req.contextValues.set(interceptedKey, true);
-    const requestId = req.contextValues.get(requestIdKey);
+    const correlationId = req.contextValues.get(correlationIdKey);
     const map = (thrown: unknown): ConnectError => {
       // A call the client cancelled, or that shutdown or its deadline cut off, failed for
       // that reason, whatever the interrupted code threw.
       const cause = req.signal.aborted ? ConnectError.from(req.signal.reason, Code.Canceled) : thrown;
-      const error = toConnectError(cause, options.domain, requestId);
+      const error = toConnectError(cause, options.domain, correlationId);
       if (isTransientDatabaseFailure(cause)) {
         options.logger.warn(
           {
             event: "rpc.database_unavailable",
             err: thrown,
-            requestId,
+            correlationId,
             procedure: `${req.service.typeName}/${req.method.name}`,
           },
           "database unavailable; the caller is told to retry",
@@ -160,7 +160,7 @@ export function createErrorMappingInterceptor(options: { domain: string; logger:
           {
             event: "rpc.unexpected_error",
             err: thrown,
-            requestId,
+            correlationId,
             procedure: `${req.service.typeName}/${req.method.name}`,
           },
           "unexpected error",
@@ -173,7 +173,7 @@ export function createErrorMappingInterceptor(options: { domain: string; logger:
       ? {
           ...req,
           message: mapStreamErrors(req.message, (thrown) =>
-            toUnreadableRequestError(thrown, options.domain, requestId),
+            toUnreadableRequestError(thrown, options.domain, correlationId),
           ),
         }
       : req;
@@ -191,7 +191,7 @@ export function createErrorMappingInterceptor(options: { domain: string; logger:
  * Maps the failures of calls that never reach the interceptors. connect-node reads a unary
  * call's request (its framing, compression and message) before any interceptor runs, and
  * answers what fails there itself: undecodable protobuf as INTERNAL, and nothing with
- * ErrorInfo or a request id. It has no hook for those failures, but it aborts the call's
+ * ErrorInfo or a correlation id. It has no hook for those failures, but it aborts the call's
  * context with the very error it then writes to the client (HandlerContext.signal), so the
  * request gate, which runs first, listens for that and makes the error ours.
  */
@@ -202,9 +202,9 @@ export function mapFailuresBeforeInterceptors(context: HandlerContext, domain: s
       const failure = context.signal.reason;
       if (context.values.get(interceptedKey) || !(failure instanceof ConnectError)) return;
       // Nobody hears a cancelled call's answer, and the shutdown error is one object shared
-      // by every call: it must not carry one call's request id.
+      // by every call: it must not carry one call's correlation id.
       if ([Code.Canceled, Code.Aborted, Code.Unavailable].includes(failure.code)) return;
-      const ours = toUnreadableRequestError(failure, domain, context.values.get(requestIdKey));
+      const ours = toUnreadableRequestError(failure, domain, context.values.get(correlationIdKey));
       // In place: this object is what connect-node writes once the listeners have run.
       Object.assign(failure, { code: ours.code, message: ours.message, details: ours.details });
     },
@@ -222,11 +222,15 @@ const ACCEPT_ENCODING_HEADERS = ["grpc-accept-encoding", "connect-accept-encodin
  * RESOURCE_EXHAUSTED (too large) and UNIMPLEMENTED (an encoding it does not know, or a unary
  * call without exactly one message), as the gRPC status code guide has them.
  */
-export function toUnreadableRequestError(thrown: unknown, domain: string, requestId: string): ConnectError {
+export function toUnreadableRequestError(thrown: unknown, domain: string, correlationId: string): ConnectError {
   const failure = ConnectError.from(thrown, Code.InvalidArgument);
   if (failure.findDetails(ErrorInfoSchema).length > 0) return failure;
   const code = failure.code === Code.Internal || failure.code === Code.Unknown ? Code.InvalidArgument : failure.code;
-  const info = create(ErrorInfoSchema, { reason: unreadableReason(code, failure), domain, metadata: { requestId } });
+  const info = create(ErrorInfoSchema, {
+    reason: unreadableReason(code, failure),
+    domain,
+    metadata: { requestId: correlationId },
+  });
   return new ConnectError(
     failure.rawMessage,
     code,
@@ -259,14 +263,18 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, map: (thrown: unk
   }
 }
 
-export function toConnectError(raised: unknown, domain: string, requestId: string): ConnectError {
+/**
+ * The error a client gets. Its ErrorInfo names the call's correlation id `requestId`, after the
+ * x-request-id header that carries it: that key is part of the error contract clients read.
+ */
+export function toConnectError(raised: unknown, domain: string, correlationId: string): ConnectError {
   const thrown = isTransientDatabaseFailure(raised) ? databaseUnavailable() : raised;
   // A copy: a ConnectError may be shared (a constant, or one from another service's client),
   // and must not keep this call's details.
-  const error = thrown instanceof ConnectError ? copyOf(thrown) : fromDomain(thrown, requestId);
+  const error = thrown instanceof ConnectError ? copyOf(thrown) : fromDomain(thrown, correlationId);
   if (error.findDetails(ErrorInfoSchema).length === 0) {
     const reason = thrown instanceof DomainError ? thrown.reason : REASON_BY_CODE[error.code];
-    const metadata = thrown instanceof DomainError ? { ...thrown.metadata, requestId } : { requestId };
+    const metadata = { ...(thrown instanceof DomainError && thrown.metadata), requestId: correlationId };
     error.details.unshift({ desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain, metadata }) });
   }
   return error;
@@ -278,12 +286,12 @@ function copyOf(error: ConnectError): ConnectError {
   return copy;
 }
 
-function fromDomain(thrown: unknown, requestId: string): ConnectError {
+function fromDomain(thrown: unknown, correlationId: string): ConnectError {
   if (thrown instanceof DomainError) {
     const status = STATUS_RULES.find(([errorClass]) => thrown instanceof errorClass)?.[1];
     if (status) return new ConnectError(thrown.message, status.code, undefined, status.details?.(thrown) ?? []);
   }
-  return new ConnectError(`internal error; quote request id ${requestId} when reporting it`, Code.Internal);
+  return new ConnectError(`internal error; quote request id ${correlationId} when reporting it`, Code.Internal);
 }
 
 function databaseUnavailable(): TemporarilyUnavailable {

@@ -3,14 +3,16 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import type { Logger } from "../logging/logger.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { createAccessLogInterceptor, logFailuresBeforeInterceptors } from "./access-log.js";
+import { createServerTelemetryInterceptor } from "./call-telemetry.js";
 import { createCleartextServer, type PageHandler, type RequestHandler } from "./cleartext-server.js";
 import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from "./connection-limits.js";
+import { assignCorrelationId } from "./correlation-id.js";
 import { applyCors } from "./cors.js";
 import { createErrorMappingInterceptor, mapFailuresBeforeInterceptors } from "./error-mapping.js";
 import { createHealthService, createHealthStatus, type HealthStatus, ServingStatus } from "./health.js";
 import { REFLECTION_SERVICE_NAMES, registerReflection } from "./reflection.js";
-import { assignRequestId } from "./request-id.js";
 
 /** After the grace period, how long aborted calls get to send their UNAVAILABLE. */
 const ANSWER_AFTER_ABORT_MS = 1_000;
@@ -37,6 +39,8 @@ export interface RpcServerOptions {
   errorDomain: string;
   descriptors: FileRegistry;
   logger: Logger;
+  /** The deployable's spans and metrics; none by default. */
+  telemetry?: Telemetry;
   shutdownGraceMs: number;
   /** How long slow and idle clients may hold a connection; the defaults suit production. */
   connectionLimits?: Partial<ConnectionLimits>;
@@ -61,7 +65,7 @@ export interface RpcServer {
 
 /**
  * Builds an unstarted server speaking gRPC, gRPC-Web and Connect on one port, with health,
- * reflection, request ids, access logs and error mapping.
+ * reflection, correlation ids, traces and metrics, access logs and error mapping.
  */
 export function createRpcServer(options: RpcServerOptions): RpcServer {
   const { logger } = options;
@@ -84,12 +88,14 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       ]);
     },
     requestGate(context) {
-      assignRequestId(context);
+      assignCorrelationId(context);
       // In this order: a failure is mapped before it is logged.
       mapFailuresBeforeInterceptors(context, options.errorDomain);
       logFailuresBeforeInterceptors(context, logger);
     },
     interceptors: [
+      // Outermost: its scope holds for everything the call does, the access log line included.
+      createServerTelemetryInterceptor(options.telemetry ?? NO_TELEMETRY),
       createAccessLogInterceptor(logger),
       createErrorMappingInterceptor({ domain: options.errorDomain, logger }),
       ...(options.interceptors ?? []),

@@ -3,6 +3,7 @@ import { Migration20261125010000_accounts_and_stock_ledger } from "./migrations/
 import { Migration20261125030000_orders } from "./migrations/Migration20261125030000_orders.js";
 import { Migration20261125040000_email_delivery } from "./migrations/Migration20261125040000_email_delivery.js";
 import { Migration20261129000000_order_path } from "./migrations/Migration20261129000000_order_path.js";
+import { Migration20261201000000_order_event_origin } from "./migrations/Migration20261201000000_order_event_origin.js";
 
 /**
  * The shop's migrations in the order they apply. Listed explicitly, not globbed, so the same
@@ -17,4 +18,5 @@ export const shopMigrations = [
   { name: "Migration20261125030000_orders", class: Migration20261125030000_orders },
   { name: "Migration20261125040000_email_delivery", class: Migration20261125040000_email_delivery },
   { name: "Migration20261129000000_order_path", class: Migration20261129000000_order_path },
+  { name: "Migration20261201000000_order_event_origin", class: Migration20261201000000_order_event_origin },
 ];

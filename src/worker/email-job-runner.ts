@@ -2,8 +2,11 @@ import { EventEmitter } from "node:events";
 import { Logger as GraphileLogger, type Runner, run, type WorkerEvents } from "graphile-worker";
 import type pg from "pg";
 import type { Logger } from "../logging/logger.js";
-import { type OrderEmailKind, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
+import { type OrderEmailJobPayload, SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
+import type { EmailMetrics } from "../notifications/email-metrics.js";
 import { EmailBeingSent, type OrderEmails } from "../notifications/order-emails.js";
+import { inJobScope } from "../telemetry/job-scope.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import type { JobPoolLiveness } from "./job-pool-liveness.js";
 
 /** Emails sent at once by one worker; its pools are sized from it. */
@@ -30,9 +33,11 @@ export async function startEmailJobRunner(options: {
   emails: OrderEmails;
   liveness: JobPoolLiveness;
   logger: Logger;
+  telemetry: Telemetry;
+  metrics: Pick<EmailMetrics, "runs">;
   onRunningChange(running: boolean): void;
 }): Promise<EmailJobRunner> {
-  const { liveness, logger } = options;
+  const { liveness, logger, metrics } = options;
   let stopping = false;
   let restarting: Promise<void> | undefined;
 
@@ -78,26 +83,35 @@ export async function startEmailJobRunner(options: {
     return started;
   }
 
-  async function sendEmail(payload: unknown, job: { id: string; attempts: number; max_attempts: number }) {
-    const { orderId, kind } = payload as { orderId: string; kind: OrderEmailKind };
-    try {
-      await options.emails.send(orderId, kind);
-    } catch (error) {
-      if (error instanceof EmailBeingSent) {
-        logger.info({ event: "email.being_sent_elsewhere", orderId, kind }, "email in flight elsewhere; retry later");
-      } else if (job.attempts >= job.max_attempts) {
-        logger.error(
-          { event: "email.gave_up", orderId, kind, jobId: job.id, attempts: job.attempts, err: error },
-          "email not sent after its last attempt; retry it with `email-jobs retry`",
-        );
-      } else {
-        logger.warn(
-          { event: "email.send_failed", orderId, kind, attempts: job.attempts, err: error },
-          "email not sent; will retry",
-        );
+  /** In the scope of the call that caused the email: its logs carry its correlation id, its span joins its trace. */
+  function sendEmail(payload: unknown, job: { id: string; attempts: number; max_attempts: number }) {
+    const { orderId, kind, correlationId, traceparent } = payload as OrderEmailJobPayload;
+    const origin = { task: SEND_ORDER_EMAIL_TASK, id: job.id, correlationId, traceparent };
+    const attributes = { "shop.order.id": orderId, "email.kind": kind, "messaging.attempt": job.attempts };
+    const ran = (outcome: string) => metrics.runs.add(1, { "email.kind": kind, outcome });
+    return inJobScope(options.telemetry, { ...origin, attributes }, async () => {
+      try {
+        ran(await options.emails.send(orderId, kind));
+      } catch (error) {
+        if (error instanceof EmailBeingSent) {
+          ran("busy");
+          logger.info({ event: "email.being_sent_elsewhere", orderId, kind }, "email in flight elsewhere; retry later");
+        } else if (job.attempts >= job.max_attempts) {
+          ran("gave_up");
+          logger.error(
+            { event: "email.gave_up", orderId, kind, jobId: job.id, attempts: job.attempts, err: error },
+            "email not sent after its last attempt; retry it with `email-jobs retry`",
+          );
+        } else {
+          ran("retry");
+          logger.warn(
+            { event: "email.send_failed", orderId, kind, attempts: job.attempts, err: error },
+            "email not sent; will retry",
+          );
+        }
+        throw error;
       }
-      throw error;
-    }
+    });
   }
 
   /** Stops a runner once: one that stopped by itself refuses a second stop. */

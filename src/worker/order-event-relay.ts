@@ -1,8 +1,9 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { inTransaction, typedSql } from "../db/typed-sql.js";
-import { enqueueJobs } from "../jobs/job-queue.js";
+import { enqueueJobs, type Job } from "../jobs/job-queue.js";
 import type { Logger } from "../logging/logger.js";
 import { emailJobOf } from "../notifications/email-jobs.js";
+import type { EmailMetrics } from "../notifications/email-metrics.js";
 import { hasOrderEvents, takeOrderEvents } from "../orders/order-events.js";
 import type { OrderTables } from "../orders/order-repository.js";
 import { startPeriodicTask } from "../shared/periodic-task.js";
@@ -16,7 +17,12 @@ const BATCH = 200;
  * every order's commit. Passes never overlap; a failed pass (the database restarting) is
  * logged and the next one carries on.
  */
-export function startOrderEventRelay(options: { em: EntityManager; intervalMs: number; logger: Logger }): {
+export function startOrderEventRelay(options: {
+  em: EntityManager;
+  intervalMs: number;
+  logger: Logger;
+  metrics: Pick<EmailMetrics, "queued">;
+}): {
   stop(): Promise<void>;
 } {
   const { em, logger } = options;
@@ -26,13 +32,16 @@ export function startOrderEventRelay(options: { em: EntityManager; intervalMs: n
   async function moveAll(): Promise<void> {
     if (!(await hasOrderEvents(typedSql<OrderTables>(em)))) return;
     for (;;) {
-      const moved = await inTransaction<OrderTables, number>(em, async (tx) => {
-        const events = await takeOrderEvents(tx, BATCH);
-        await enqueueJobs<OrderTables>(tx, events.map(emailJobOf));
-        return events.length;
+      const queued = await inTransaction<OrderTables, Job[]>(em, async (tx) => {
+        const jobs = (await takeOrderEvents(tx, BATCH)).map(emailJobOf);
+        await enqueueJobs<OrderTables>(tx, jobs);
+        return jobs;
       });
-      if (moved > 0) logger.debug({ event: "jobs.events_relayed", count: moved }, "order events queued as jobs");
-      if (moved < BATCH) return;
+      for (const job of queued) options.metrics.queued.add(1, { "email.kind": String(job.payload.kind) });
+      if (queued.length > 0) {
+        logger.debug({ event: "jobs.events_relayed", count: queued.length }, "order events queued as jobs");
+      }
+      if (queued.length < BATCH) return;
     }
   }
 

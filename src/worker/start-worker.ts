@@ -7,6 +7,7 @@ import { prepareJobQueue } from "../jobs/job-queue.js";
 import type { Logger } from "../logging/logger.js";
 import { startDevSmtpSink } from "../notifications/dev-smtp-sink.js";
 import { SEND_ORDER_EMAIL_TASK } from "../notifications/email-jobs.js";
+import { createEmailMetrics, observeEmailBacklog } from "../notifications/email-metrics.js";
 import { createEmailRenderer } from "../notifications/email-templates.js";
 import { createOrderEmails } from "../notifications/order-emails.js";
 import { type Running, stopInReverse } from "../process/lifecycle.js";
@@ -14,6 +15,8 @@ import { ServingStatus } from "../rpc/health.js";
 import { loadDescriptorRegistry } from "../rpc/reflection.js";
 import { createRpcServer } from "../rpc/rpc-server.js";
 import { openShopOrm } from "../shop-database/shop-database.js";
+import { observeConnectionPools } from "../telemetry/connection-pools.js";
+import { NO_TELEMETRY, type Telemetry } from "../telemetry/telemetry.js";
 import { EMAIL_JOB_CONCURRENCY, startEmailJobRunner } from "./email-job-runner.js";
 import { startJobPoolLiveness } from "./job-pool-liveness.js";
 import { startOrderEventRelay } from "./order-event-relay.js";
@@ -39,13 +42,15 @@ export interface RunningWorker extends Running {
  * the jobs (graphile-worker, on the shop database) and sends them over SMTP with nodemailer. Jobs that fail are retried with exponential backoff by the
  * queue; several replicas may run, each job is locked by one at a time, and the jobs of a
  * replica that died are taken over by the others (see job-pool-liveness.ts). gRPC health on
- * config.workerPort says whether this worker is running jobs.
+ * config.workerPort says whether this worker is running jobs. Each job runs in the scope of the
+ * call that caused it (its correlation id and trace); its metrics say how many emails wait.
  */
 export async function startWorker(
   config: Config,
   databaseUrl: string,
   logger: Logger,
   tuning: Partial<WorkerTuning> = {},
+  telemetry: Telemetry = NO_TELEMETRY,
 ): Promise<RunningWorker> {
   const { deadPoolCheckMs, lockGraceMs, eventRelayMs } = { ...DEFAULT_TUNING, ...tuning };
   const renderer = createEmailRenderer(config);
@@ -75,6 +80,13 @@ export async function startWorker(
     };
     const queuePool = openPool(EMAIL_JOB_CONCURRENCY + 2);
     const lockPool = openPool(EMAIL_JOB_CONCURRENCY, LOCK_SESSION_OPTIONS);
+    const emailMetrics = createEmailMetrics(telemetry.meter);
+    observeEmailBacklog(telemetry.meter, orm.em);
+    observeConnectionPools(telemetry.meter, {
+      shop: await orm.em.getConnection().getNativeClient(),
+      queue: queuePool,
+      locks: lockPool,
+    });
     const emails = createOrderEmails({
       em: orm.em,
       lockPool,
@@ -90,6 +102,7 @@ export async function startWorker(
       errorDomain: "shop.v1",
       descriptors: loadDescriptorRegistry(),
       logger,
+      telemetry,
       shutdownGraceMs: config.shutdownGraceMs,
     });
     /** SERVING only while both hold: the runner runs jobs, and our pool locks are held. */
@@ -118,6 +131,8 @@ export async function startWorker(
       emails,
       liveness,
       logger,
+      telemetry,
+      metrics: emailMetrics,
       onRunningChange: (running) => {
         serving.runner = running;
         reportHealth();
@@ -138,7 +153,7 @@ export async function startWorker(
       );
     };
 
-    opened.push(startOrderEventRelay({ em: orm.em, intervalMs: eventRelayMs, logger }));
+    opened.push(startOrderEventRelay({ em: orm.em, intervalMs: eventRelayMs, logger, metrics: emailMetrics }));
 
     const port = await server.start(config.workerPort, config.host);
     opened.push(server);

@@ -34,6 +34,18 @@ describe("configuration", () => {
       shutdownGraceMs: 10_000,
       orderPendingTimeoutMs: 60_000,
       orderRecoveryIntervalMs: 15_000,
+      telemetry: {
+        metricsPort: undefined,
+        sdkDisabled: false,
+        serviceName: undefined,
+        exporterEndpoint: undefined,
+        tracesEndpoint: undefined,
+        protocol: "http/protobuf",
+        sampler: "parentbased_always_on",
+        samplerArg: 1,
+        metricsExporter: "none",
+        metricExportIntervalMs: 60_000,
+      },
       paymentFaults: { latencyMs: 0, failureRate: 0, hangCharges: false },
     });
   });
@@ -57,6 +69,13 @@ describe("configuration", () => {
         EMAIL_TEMPLATES_DIR: "templates/custom",
         LOG_LEVEL: "debug",
         SHUTDOWN_GRACE_MS: "30000",
+        METRICS_PORT: "9464",
+        OTEL_SERVICE_NAME: "shop-api-eu",
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "0.25",
+        OTEL_METRICS_EXPORTER: "otlp",
       },
       "/srv/shop",
     );
@@ -70,7 +89,17 @@ describe("configuration", () => {
       emailTemplatesDir: "/srv/shop/templates/custom",
       logLevel: "debug",
       shutdownGraceMs: 30_000,
+      telemetry: {
+        metricsPort: 9464,
+        serviceName: "shop-api-eu",
+        exporterEndpoint: "http://collector:4318",
+        protocol: "http/json",
+        sampler: "parentbased_traceidratio",
+        samplerArg: 0.25,
+        metricsExporter: "otlp",
+      },
     });
+    expect(loadConfig({ METRICS_PORT: "off" }, "/srv/shop").telemetry.metricsPort).toBe("off");
   });
 
   it("names every offending variable at once, without echoing secrets", () => {
@@ -84,6 +113,8 @@ describe("configuration", () => {
       JWT_SECRET: "short",
       ADMIN_EMAIL: "admin@example.com",
       SHOP_TIME_ZONE: "Mars/Olympus",
+      METRICS_PORT: "none",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
     });
     expect(problems).toEqual([
       'HOST must be an IP address, such as 127.0.0.1, 0.0.0.0 or ::, got "localhost:80"',
@@ -94,6 +125,8 @@ describe("configuration", () => {
       'SHOP_TIME_ZONE must be an IANA time zone, such as UTC or Europe/Paris, got "Mars/Olympus"',
       "SMTP_URL must be a URL (smtp: or smtps://...), got an unparseable value",
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'METRICS_PORT must be a whole number from 0 to 65535, or off, got "none"',
+      'OTEL_EXPORTER_OTLP_PROTOCOL must be one of http/protobuf, http/json, got "grpc"',
       "ADMIN_EMAIL and ADMIN_PASSWORD must be set together",
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");

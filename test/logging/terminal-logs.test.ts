@@ -14,7 +14,7 @@ import { until } from "../support/until.js";
 async function outputOnTerminal(env: Record<string, string>): Promise<string> {
   const command = `"${process.execPath}" --import tsx src/bin/api.ts`;
   const terminal = spawn("script", ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], {
-    env: { PATH: process.env.PATH ?? "", PORT: "0", LOG_LEVEL: "info", ...env },
+    env: { PATH: process.env.PATH ?? "", PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";

@@ -105,7 +105,7 @@ function report(server: string, outcomes: Outcome[]): void {
 
 /** Every call answered in a protocol has an access log line with its request id. */
 function unlogged(outcomes: Outcome[], lines: LogLine[]): string[] {
-  const logged = new Set(lines.filter((line) => line.event === "rpc.completed").map((line) => line.requestId));
+  const logged = new Set(lines.filter((line) => line.event === "rpc.completed").map((line) => line.correlationId));
   return outcomes
     .filter(({ answer }) => answer !== undefined && answer.outcome !== "not an RPC")
     .map(({ answer }) => answer?.requestId ?? "none")

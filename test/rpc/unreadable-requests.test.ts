@@ -159,7 +159,9 @@ describe("requests the server cannot read", () => {
     expect(answer.error?.findDetails(ErrorInfoSchema)).toEqual([
       expect.objectContaining({ reason, domain: "shop.v1", metadata: { requestId } }),
     ]);
-    expect(logs.lines).toContainEqual(expect.objectContaining({ event: "rpc.completed", code: Code[code], requestId }));
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({ event: "rpc.completed", code: Code[code], correlationId: requestId }),
+    );
   });
 
   it("tells a client of another gRPC stack (grpc-js) sending bytes that are not the message why", async () => {

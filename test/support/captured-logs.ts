@@ -1,11 +1,14 @@
-import { pino } from "pino";
-import type { Logger } from "../../src/logging/logger.js";
+import { createLogger, type Logger } from "../../src/logging/logger.js";
 
 export type LogLine = Record<string, unknown>;
 
 /** A logger whose lines a test reads back, for behaviour that is a log line (the access log). */
 export function captureLogs(): { logger: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const logger = createLogger({
+    level: "debug",
+    name: "test",
+    destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+  });
   return { logger, lines };
 }

@@ -13,11 +13,18 @@ export interface Deployable {
   exited: Promise<number | null>;
 }
 
+/**
+ * What every process a test starts gets unless the test says otherwise: its metrics on a free
+ * port, as in production, where the development defaults (9464 and on) would clash between
+ * tests running at once.
+ */
+const TEST_ENV = { LOG_LEVEL: "info", METRICS_PORT: "0" };
+
 /** Starts one of src/bin's entry points as its own process, as a container would run it. */
 export function spawnDeployable(entry: string, env: Record<string, string>): Deployable {
   return watchLogs(
     spawn(process.execPath, ["--import", "tsx", `src/bin/${entry}.ts`], {
-      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", ...env },
+      env: { PATH: process.env.PATH ?? "", ...TEST_ENV, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     }),
   );
@@ -30,7 +37,7 @@ export function spawnDeployable(entry: string, env: Record<string, string>): Dep
 export function spawnNpmScript(script: string, env: Record<string, string>): Deployable {
   return watchLogs(
     spawn("npm", ["run", "--silent", script], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...env },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...TEST_ENV, ...env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     }),
