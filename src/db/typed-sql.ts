@@ -59,7 +59,7 @@ export function sqlStateOf(error: unknown): string | undefined {
   return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
-export const UNIQUE_VIOLATION = "23505";
+const UNIQUE_VIOLATION = "23505";
 
 /** Whether `error` is a unique violation, of the named constraint when one is given. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

@@ -21,7 +21,7 @@ export interface OrderEmailJobPayload {
 }
 
 /** The job that sends an order's email; its key makes it one job per email, ever queued once. */
-export function orderEmailJob(
+function orderEmailJob(
   orderId: string,
   kind: OrderEmailKind,
   origin: { correlationId: string | null; traceparent: string | null } = { correlationId: null, traceparent: null },
