@@ -24,7 +24,6 @@ interface PlanNode {
   "Node Type": string;
   "Index Name"?: string;
   "Relation Name"?: string;
-  "Actual Rows"?: number;
   Plans?: PlanNode[];
 }
 
@@ -121,38 +120,14 @@ describe("list queries on a large table", () => {
     expect(lineReads.map((node) => node["Index Name"])).toEqual(["order_line_position_unique"]);
   });
 
-  it("ListOrders starts a customer's later page at its cursor in their index, reading no row it does not return", async () => {
-    const { sql, parameters } = ordersPageQuery(orders(), { customerId, state: undefined }, lately, 21).compile();
-    const { rows } = await client.query(`explain (analyze, format json) ${sql}`, [...parameters]);
-    const read = nodesOf(rows[0]["QUERY PLAN"][0].Plan).find((node) => node["Relation Name"] === "customer_order");
-    expect(read).toMatchObject({ "Index Name": "customer_order_customer_created_index", "Actual Rows": 21 });
-    expect(read).not.toHaveProperty("Rows Removed by Filter");
-  });
-
-  it("ListOrders can read a customer's page in order only from their index, never by filtering the admin's", async () => {
-    // The planner once walked customer_order_created_index and filtered it for a customer
-    // holding 40 % of a million orders, reading 33,000 rows for a page of 21: without the
-    // customer's index, the query must need a sort, not fall back on that walk.
-    await client.query("begin");
-    try {
-      await client.query("drop index customer_order_customer_created_index");
-      const nodes = await planOf(ordersPageQuery(orders(), { customerId, state: undefined }, lately, 21));
-      const reads = nodes.filter((node) => node["Relation Name"] === "customer_order");
-      expect(reads.map((node) => node["Index Name"])).not.toContain("customer_order_created_index");
-      expect(nodes.map((node) => node["Node Type"])).toContainEqual(expect.stringMatching(/Sort$/));
-    } finally {
-      await client.query("rollback");
-    }
-  });
-
   it.each([
-    ["pending orders", "customer_order_pending_index", () => stalePendingQuery(orders(), 60_000, 100)],
+    ["pending orders", () => stalePendingQuery(orders(), 60_000, 100), "customer_order_pending_index"],
     [
       "interrupted cancellations",
-      "customer_order_cancelling_index",
       () => interruptedCancellationsQuery(orders(), 60_000, 100),
+      "customer_order_cancelling_index",
     ],
-  ] as const)("the recovery loop finds %s through %s, not by reading every order", async (_, index, query) => {
+  ] as const)("the recovery loop finds %s through %s, not by reading every order", async (_, query, index) => {
     const nodes = await planOf(query());
     const reads = nodes.filter((node) => node["Relation Name"] === "customer_order");
     expect(reads.map((node) => node["Index Name"])).toEqual([index]);
