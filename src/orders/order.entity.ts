@@ -8,13 +8,14 @@ export type OrderState = (typeof ORDER_STATES)[number];
 
 /**
  * An order and where it is in its life (see the state machine in order_service.proto).
- * Unique per (customer, request_id): the idempotency key of PlaceOrder.
+ * Unique per (request_id, customer): the idempotency key of PlaceOrder, led by request_id
+ * so that no index but the customer's list index starts with customer_id.
  */
 export const OrderSchema = defineEntity({
   name: "Order",
   tableName: "customer_order",
   uniques: [
-    { name: "customer_order_request_unique", properties: ["customer", "requestId"] },
+    { name: "customer_order_request_unique", properties: ["requestId", "customer"] },
     { name: "customer_order_number_unique", properties: ["number"] },
   ],
   // Each list's order, so a page is an index range whatever the table's size.

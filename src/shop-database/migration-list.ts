@@ -4,6 +4,7 @@ import { Migration20261125030000_orders } from "./migrations/Migration2026112503
 import { Migration20261125040000_email_delivery } from "./migrations/Migration20261125040000_email_delivery.js";
 import { Migration20261129000000_order_path } from "./migrations/Migration20261129000000_order_path.js";
 import { Migration20261201000000_order_event_origin } from "./migrations/Migration20261201000000_order_event_origin.js";
+import { Migration20261207000000_request_key_order } from "./migrations/Migration20261207000000_request_key_order.js";
 
 /**
  * The shop's migrations in the order they apply. Listed explicitly, not globbed, so the same
@@ -19,4 +20,5 @@ export const shopMigrations = [
   { name: "Migration20261125040000_email_delivery", class: Migration20261125040000_email_delivery },
   { name: "Migration20261129000000_order_path", class: Migration20261129000000_order_path },
   { name: "Migration20261201000000_order_event_origin", class: Migration20261201000000_order_event_origin },
+  { name: "Migration20261207000000_request_key_order", class: Migration20261207000000_request_key_order },
 ];

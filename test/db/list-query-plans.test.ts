@@ -120,6 +120,23 @@ describe("list queries on a large table", () => {
     expect(lineReads.map((node) => node["Index Name"])).toEqual(["order_line_position_unique"]);
   });
 
+  it("no index but the customer's own yields a customer's page in order, so none is walked and filtered", async () => {
+    // Were the admin's index or the idempotency key's able to, the planner could prefer walking
+    // it for a customer holding many of the orders, reading thousands of others' for a page.
+    await client.query("begin");
+    try {
+      await client.query("drop index customer_order_customer_created_index");
+      const filter = { customerId, state: undefined };
+      const nodes = await planOf(ordersPageQuery(orders(), filter, lately, 21));
+      const reads = nodes.filter((node) => node["Relation Name"] === "customer_order");
+      expect(reads.map((node) => node["Index Name"])).not.toContain("customer_order_created_index");
+      expect(nodes.map((node) => node["Node Type"])).toContain("Sort");
+      expect(nodes.map((node) => node["Node Type"])).not.toContain("Incremental Sort");
+    } finally {
+      await client.query("rollback");
+    }
+  });
+
   it.each([
     ["pending orders", "customer_order_pending_index", () => stalePendingQuery(orders(), 60_000, 100)],
     [
