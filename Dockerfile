@@ -17,7 +17,9 @@ ARG BASE_IMAGE=node:24-bookworm-slim
 # graphile-worker's config loader needs only for a graphile.config.ts we do not have.
 FROM --platform=$BUILDPLATFORM ${BASE_IMAGE} AS dependencies
 WORKDIR /app
+# vendor/: connect, rebuilt for ES2018 (see vendor/README.md), installed from these tarballs.
 COPY package.json package-lock.json ./
+COPY vendor vendor
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 # Compiles TypeScript. The output is plain JavaScript, so in a multi-platform build this stage
@@ -25,6 +27,7 @@ RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 FROM --platform=$BUILDPLATFORM ${BASE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY vendor vendor
 RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY gen gen
