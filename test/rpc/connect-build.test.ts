@@ -13,6 +13,9 @@ function esModuleFiles(packageName: string): string[] {
     .map((file) => join(esm, file));
 }
 
+/** The packages installed rebuilt from vendor/. */
+const REBUILT = ["@connectrpc/connect", "@connectrpc/connect-node"];
+
 /** tslib's helpers for async generators and `for await`, as an ES2017 build emits them. */
 const DOWN_LEVELLED = /__asyncGenerator|__asyncValues|__asyncDelegator/;
 
@@ -22,7 +25,7 @@ describe("connect, as installed", () => {
   // (vendor/README.md). An upgrade from the registry would bring that back. Only the ES
   // modules are rebuilt: the CommonJS build, which this ES module application never loads, is
   // the registry's.
-  it.each(["@connectrpc/connect", "@connectrpc/connect-node"])("%s runs its async generators natively", (name) => {
+  it.each(REBUILT)("%s runs its async generators natively", (name) => {
     const files = esModuleFiles(name);
     const native = files.filter((file) => readFileSync(file, "utf8").includes("async function*"));
     const downLevelled = files.filter((file) => DOWN_LEVELLED.test(readFileSync(file, "utf8")));
@@ -34,7 +37,7 @@ describe("connect, as installed", () => {
   // rebuilt tarball cannot land without its lockfile entry.
   it("is installed from the vendored tarballs the lockfile pins, byte for byte", () => {
     const lock = JSON.parse(readFileSync("package-lock.json", "utf8"));
-    for (const name of ["@connectrpc/connect", "@connectrpc/connect-node"]) {
+    for (const name of REBUILT) {
       const entry = lock.packages[`node_modules/${name}`];
       expect(entry.resolved).toMatch(/^file:vendor\/.+-es2018\.tgz$/);
       const tarball = readFileSync(entry.resolved.slice("file:".length));
