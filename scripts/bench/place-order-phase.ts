@@ -84,8 +84,16 @@ export async function measurePlaceOrder(options: {
     console.log(`  hot product, ${inFlight} in flight: ${describe(run)}`);
   }
   const uniformBest = median(rounds.map((runs) => fastest(runs.orders).rate));
-  const halfRate = await placeOrders(options.productIds, 1, uniformBest / 2);
-  console.log(`  PlaceOrder at ${(uniformBest / 2).toFixed(0)}/s (open loop): ${describe(halfRate)}`);
+  // One open-loop run's p99 rests on its slowest 1 % of calls, which one stall of any process
+  // on this shared machine decides; so it is measured as often as the rates, and the median kept.
+  const halfRateRuns: Measured<PlaceOrderResult>[] = [];
+  for (let round = 1; round <= bench.rounds; round++) {
+    const run = await placeOrders(options.productIds, 1, uniformBest / 2);
+    halfRateRuns.push(run);
+    console.log(`  round ${round}, PlaceOrder at ${(uniformBest / 2).toFixed(0)}/s (open loop): ${describe(run)}`);
+  }
+  const halfRateP99s = halfRateRuns.map((run) => run.p99Ms);
+  const halfRate = halfRateRuns.at(-1) as Measured<PlaceOrderResult>;
 
   const last = rounds.at(-1) as (typeof rounds)[number];
   const bestOrders = fastest(last.orders);
@@ -131,8 +139,8 @@ export async function measurePlaceOrder(options: {
     last.orders[0]?.loadAverage ?? "",
   );
   report.goal(
-    `PlaceOrder p99 at half the best rate (${(uniformBest / 2).toFixed(0)}/s, ${statuses(halfRate)})`,
-    halfRate.p99Ms,
+    `PlaceOrder p99 at half the best rate, median of ${bench.rounds} (${(uniformBest / 2).toFixed(0)}/s; ${halfRateP99s.map((p99) => p99.toFixed(1)).join(", ")} ms; last ${statuses(halfRate)})`,
+    median(halfRateP99s),
     "ms",
     "≤ 50 ms",
     (p99) => p99 <= 50,
