@@ -4,22 +4,15 @@
 # services through `buf curl`, a real gRPC client we did not write, then SIGTERM and a clean exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/free-ports.sh
 
 data_dir=$(mktemp -d)
 chmod 755 "$data_dir" # as root, the embedded server runs as the postgres user
 log="$data_dir/npm-start.log"
-# Six consecutive ports, none of them taken, below the kernel's ephemeral range: outgoing
-# connections take their local ports from that range, so a pick inside it can collide with one.
-ephemeral_from=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-for _ in $(seq 1 50); do
-  port=$((10000 + RANDOM % (ephemeral_from - 10000 - 6)))
-  taken=$(for p in $(seq "$port" $((port + 5))); do ss -Htan "( sport = :$p )" 2>/dev/null; done)
-  [ -z "$taken" ] && break
-done
-[ -z "$taken" ] || { echo "smoke: found no six free ports" >&2; exit 1; }
+# Six ports: the API, the gateway, the worker, then their /metrics in the same order.
+port=$(free_ports 6)
 gateway_port=$((port + 1))
 worker_port=$((port + 2))
-# The API's /metrics; the gateway's and the worker's follow it.
 metrics_port=$((port + 3))
 cleanup() {
   if [ -n "${group:-}" ] && kill -0 "-$group" 2>/dev/null; then kill -KILL "-$group" 2>/dev/null || true; fi

@@ -23,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/json.sh
 source scripts/lib/report.sh
+source scripts/lib/free-ports.sh
 
 mode=${CONTAINER_TEST:-required}
 cache=${CONTAINER_TEST_CACHE:-/var/cache/order-backend}
@@ -111,9 +112,6 @@ end() {
   timings+=("$(printf '%-6s %6s s  %s' "$phase" "$seconds" "$1")")
   say "$phase: $1 ($seconds s)"
 }
-free_port() {
-  node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
 # The process in the tree under $1 whose command line is exactly $2.
 process_in_tree() {
   local child
@@ -201,7 +199,7 @@ buildah build "${policy[@]}" --pull=never --format docker --layers=false --force
 end "built $image"
 
 begin push
-registry_port=$(free_port)
+registry_port=$(free_ports 1)
 registry="127.0.0.1:$registry_port"
 cat >"$tmp/registry.yml" <<EOF
 version: 0.1
@@ -271,9 +269,9 @@ done
 [[ "$smtp_url" == smtp://* ]] || fail "the SMTP sink did not start: $(cat "$tmp/smtp.log")"
 database="order_backend_container_test_${run_id//-/_}"
 psql -q "$admin_url" -c "create database \"$database\"" >/dev/null
-api_port=$(free_port)
-gateway_port=$(free_port)
-worker_port=$(free_port)
+api_port=$(free_ports 3)
+gateway_port=$((api_port + 1))
+worker_port=$((api_port + 2))
 admin_email="admin-$run_id@example.com"
 admin_password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 # As `docker run -e` would pass them. buildah's chroot isolation has no PID namespace, so tini
